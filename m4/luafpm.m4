@@ -1,0 +1,79 @@
+# luafpm.m4 - project macros for configure.ac
+
+# LF_CHECK_LUAJIT: LuaJIT >= 2.1 through pkg-config (OpenResty's branch,
+# Debian libluajit2-5.1-dev, or Debian's libluajit-5.1-dev: both ship luajit.pc).
+AC_DEFUN([LF_CHECK_LUAJIT], [
+  PKG_CHECK_MODULES([LUAJIT], [luajit >= 2.1], [], [
+    AC_MSG_ERROR([LuaJIT 2.1 not found: install the Debian package libluajit2-5.1-dev (OpenResty's LuaJIT branch) or libluajit-5.1-dev ($LUAJIT_PKG_ERRORS)])
+  ])
+  lf_save_CFLAGS=$CFLAGS; lf_save_LIBS=$LIBS
+  CFLAGS="$CFLAGS $LUAJIT_CFLAGS"; LIBS="$LIBS $LUAJIT_LIBS"
+  AC_MSG_CHECKING([whether LuaJIT links])
+  AC_LINK_IFELSE([AC_LANG_PROGRAM([[#include <lua.h>
+#include <lauxlib.h>
+#include <luajit.h>]], [[lua_State *L = luaL_newstate(); luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_ON); lua_close(L);]])],
+    [AC_MSG_RESULT([yes])],
+    [AC_MSG_RESULT([no]); AC_MSG_ERROR([cannot link against LuaJIT: install libluajit2-5.1-dev])])
+  CFLAGS=$lf_save_CFLAGS; LIBS=$lf_save_LIBS
+])
+
+# LF_CHECK_FCGI: libfcgi through pkg-config, or a plain library check when
+# the .pc file is absent (older packages ship none).
+AC_DEFUN([LF_CHECK_FCGI], [
+  PKG_CHECK_MODULES([FCGI], [fcgi], [], [
+    AC_CHECK_HEADER([fcgiapp.h], [], [AC_MSG_ERROR([libfcgi headers not found: install the Debian package libfcgi-dev])])
+    AC_CHECK_LIB([fcgi], [FCGX_Accept_r], [FCGI_LIBS=-lfcgi; FCGI_CFLAGS=],
+      [AC_MSG_ERROR([libfcgi not found: install the Debian package libfcgi-dev])])
+  ])
+  AC_SUBST([FCGI_CFLAGS])
+  AC_SUBST([FCGI_LIBS])
+])
+
+# LF_WARNINGS: -Wall -Wextra and friends, kept to what the compiler knows.
+AC_DEFUN([LF_WARNINGS], [
+  LF_WARN_CFLAGS=
+  for lf_flag in -Wall -Wextra -Wshadow -Wpointer-arith -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter; do
+    AX_LF_CC_FLAG([$lf_flag], [LF_WARN_CFLAGS="$LF_WARN_CFLAGS $lf_flag"])
+  done
+  AC_ARG_ENABLE([werror], [AS_HELP_STRING([--enable-werror], [treat compiler warnings as errors])],
+    [], [enable_werror=no])
+  AS_IF([test "x$enable_werror" = xyes], [LF_WARN_CFLAGS="$LF_WARN_CFLAGS -Werror"])
+  AC_SUBST([LF_WARN_CFLAGS])
+])
+
+# LF_ENABLE_SANITIZERS: --enable-sanitizers builds with ASan and UBSan.
+AC_DEFUN([LF_ENABLE_SANITIZERS], [
+  AC_ARG_ENABLE([sanitizers],
+    [AS_HELP_STRING([--enable-sanitizers], [build with AddressSanitizer and UndefinedBehaviorSanitizer])],
+    [], [enable_sanitizers=no])
+  LF_SAN_CFLAGS=; LF_SAN_LDFLAGS=
+  AS_IF([test "x$enable_sanitizers" = xyes], [
+    LF_SAN_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1"
+    LF_SAN_LDFLAGS="-fsanitize=address,undefined"
+    lf_save_CFLAGS=$CFLAGS; lf_save_LDFLAGS=$LDFLAGS
+    CFLAGS="$CFLAGS $LF_SAN_CFLAGS"; LDFLAGS="$LDFLAGS $LF_SAN_LDFLAGS"
+    AC_MSG_CHECKING([whether the compiler supports ASan and UBSan])
+    AC_LINK_IFELSE([AC_LANG_PROGRAM([], [])], [AC_MSG_RESULT([yes])],
+      [AC_MSG_RESULT([no]); AC_MSG_ERROR([--enable-sanitizers needs gcc or clang with libasan and libubsan (Debian: gcc)])])
+    CFLAGS=$lf_save_CFLAGS; LDFLAGS=$lf_save_LDFLAGS
+  ])
+  AM_CONDITIONAL([LF_SANITIZERS], [test "x$enable_sanitizers" = xyes])
+  AC_SUBST([LF_SAN_CFLAGS])
+  AC_SUBST([LF_SAN_LDFLAGS])
+])
+
+# LF_TEST_TOOLS: what `make check` drives (found, not required to build).
+AC_DEFUN([LF_TEST_TOOLS], [
+  AC_PATH_PROG([BATS], [bats])
+  AC_PATH_PROG([NGINX], [nginx], [], [$PATH:/usr/sbin:/usr/local/sbin:/sbin])
+  AC_PATH_PROG([SPAWN_FCGI], [spawn-fcgi], [], [$PATH:/usr/bin:/usr/sbin])
+])
+
+# AX_LF_CC_FLAG(FLAG, ACTION-IF-SUPPORTED)
+AC_DEFUN([AX_LF_CC_FLAG], [
+  AC_MSG_CHECKING([whether $CC accepts $1])
+  lf_save_CFLAGS=$CFLAGS
+  CFLAGS="$CFLAGS -Werror $1"
+  AC_COMPILE_IFELSE([AC_LANG_PROGRAM([], [])], [AC_MSG_RESULT([yes]); $2], [AC_MSG_RESULT([no])])
+  CFLAGS=$lf_save_CFLAGS
+])

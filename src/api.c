@@ -1,0 +1,154 @@
+/* api.c - assemble the ngx table; ngx.ctx and ngx.status go through its
+ * metatable because they belong to the request, not to the table. */
+#include "config.h"
+
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "api.h"
+#include "log.h"
+#include "worker.h"
+
+#include <unistd.h>
+
+lf_request_t *lf_api_request(lua_State *L)
+{
+    lf_request_t *r = lf_request_current;
+    if (r == NULL)
+        luaL_error(L, "API disabled in the context of init");
+    return r;
+}
+
+/* ngx.ctx: a table per request, made on first use.  sp++ */
+static void api_push_ctx(lua_State *L, lf_request_t *r)
+{
+    if (r->ctx_ref == LUA_NOREF) {
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        r->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        return;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->ctx_ref);
+}
+
+/* __index(ngx, key) */
+static int api_ngx_index(lua_State *L)
+{
+    size_t len;
+    const char *key = lua_tolstring(L, 2, &len);
+    if (key == NULL)
+        return 0;
+    if (len == 6 && memcmp(key, "status", 6) == 0)
+        return lf_api_status_get(L, lf_api_request(L));
+    if (len == 3 && memcmp(key, "ctx", 3) == 0) {
+        api_push_ctx(L, lf_api_request(L));
+        return 1;
+    }
+    if (len == 12 && memcmp(key, "headers_sent", 12) == 0) {
+        lua_pushboolean(L, lf_api_request(L)->headers_sent);
+        return 1;
+    }
+    if (len == 14 && memcmp(key, "is_subrequest", 14) == 0) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    return 0;
+}
+
+/* __newindex(ngx, key, value) */
+static int api_ngx_newindex(lua_State *L)
+{
+    size_t len;
+    const char *key = lua_tolstring(L, 2, &len);
+    if (key && len == 6 && memcmp(key, "status", 6) == 0)
+        return lf_api_status_set(L, lf_api_request(L), 3);
+    if (key && len == 3 && memcmp(key, "ctx", 3) == 0) {
+        lf_request_t *r = lf_api_request(L);
+        luaL_checktype(L, 3, LUA_TTABLE);
+        if (r->ctx_ref != LUA_NOREF)
+            luaL_unref(L, LUA_REGISTRYINDEX, r->ctx_ref);
+        lua_pushvalue(L, 3);
+        r->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        return 0;
+    }
+    lua_rawset(L, 1);
+    return 0;
+}
+
+static int api_worker_id(lua_State *L)
+{
+    lua_pushinteger(L, lf_worker_id());
+    return 1;
+}
+
+static int api_worker_pid(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)getpid());
+    return 1;
+}
+
+static int api_worker_count(lua_State *L)
+{
+    lua_pushinteger(L, lf_worker_count());
+    return 1;
+}
+
+static int api_worker_exiting(lua_State *L)
+{
+    lua_pushboolean(L, 0);
+    return 1;
+}
+
+/* ngx.worker.*  sp: ngx */
+static void api_worker_init(lua_State *L)
+{
+    static const luaL_Reg fns[] = {
+        {"id", api_worker_id}, {"pid", api_worker_pid}, {"count", api_worker_count},
+        {"exiting", api_worker_exiting}, {NULL, NULL},
+    };
+    lua_createtable(L, 0, 4);
+    for (const luaL_Reg *f = fns; f->name; f++) {
+        lua_pushcfunction(L, f->func);
+        lua_setfield(L, -2, f->name);
+    }
+    lua_setfield(L, -2, "worker");
+}
+
+void lf_api_init(lua_State *L, const lf_conf_t *conf)
+{
+    (void)conf;
+    lua_createtable(L, 0, 96);                       /* sp: ngx */
+    lua_pushlightuserdata(L, NULL);                  /* ngx.null, as cjson.null */
+    lua_setfield(L, -2, "null");
+    lf_api_output_init(L);
+    lf_api_var_init(L);
+    lf_api_req_init(L);
+    lf_api_log_init(L);
+    api_worker_init(L);
+    lf_api_string_init(L);
+    lf_api_time_init(L);
+
+    lua_createtable(L, 0, 2);                        /* sp: ngx, mt */
+    lua_pushcfunction(L, api_ngx_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, api_ngx_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_setmetatable(L, -2);                         /* sp: ngx */
+
+    lua_pushvalue(L, -1);
+    lua_setglobal(L, "ngx");
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "loaded");                   /* sp: ngx, package, loaded */
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "ngx");
+    lua_pop(L, 2);                                   /* sp: ngx */
+
+    /* The parts simpler in Lua (constants, small helpers). */
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "luafpm.ngx");
+    lua_call(L, 1, 1);                               /* sp: ngx, init */
+    lua_pushvalue(L, -2);
+    lua_call(L, 1, 0);                               /* sp: ngx */
+    lua_pop(L, 1);
+}

@@ -1,0 +1,35 @@
+/* api.h - the ngx.* API: one file per area, registered into the ngx table. */
+#ifndef LF_API_H
+#define LF_API_H
+
+#include <lua.h>
+
+#include "conf.h"
+#include "request.h"
+
+/* Build ngx (and the global print) in a new VM. */
+void lf_api_init(lua_State *L, const lf_conf_t *conf);
+
+/* Each area adds its functions to the table at the top of the stack. */
+void lf_api_output_init(lua_State *L);
+void lf_api_var_init(lua_State *L);
+void lf_api_req_init(lua_State *L);
+void lf_api_log_init(lua_State *L);
+void lf_api_string_init(lua_State *L);
+void lf_api_time_init(lua_State *L);
+
+/* Refresh the cached clock of ngx.time/ngx.now (at each request start). */
+void lf_api_time_update(void);
+/* The cached clock as seconds with milliseconds. */
+double lf_api_time_now(void);
+/* Decode a query string into a new table (1 value, or 2 with "truncated"). */
+int lf_api_decode_args(lua_State *L, const char *buf, size_t len, int max);
+
+/* The current request, or a Lua error naming the context (e.g. init). */
+lf_request_t *lf_api_request(lua_State *L);
+
+/* ngx.status / ngx.ctx, read and written through ngx's metatable. */
+int lf_api_status_get(lua_State *L, lf_request_t *r);
+int lf_api_status_set(lua_State *L, lf_request_t *r, int idx);
+
+#endif

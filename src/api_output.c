@@ -1,0 +1,343 @@
+/* api_output.c - ngx.say/print/flush/exit/eof/redirect, ngx.status and
+ * the ngx.header proxy. */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "api.h"
+#include "log.h"
+
+#define LF_MAX_NESTING 100
+
+/* Check one ngx.say argument before anything is written, as OpenResty
+ * does: strings, numbers, booleans, nil, ngx.null and array tables. */
+static void output_check(lua_State *L, int idx, int argn, int depth)
+{
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL:
+    case LUA_TBOOLEAN:
+    case LUA_TNUMBER:
+    case LUA_TSTRING:
+        return;
+    case LUA_TLIGHTUSERDATA:
+        if (lua_touserdata(L, idx) == NULL)
+            return;
+        break;
+    case LUA_TTABLE:
+        if (depth >= LF_MAX_NESTING)
+            luaL_error(L, "bad argument #%d to '?' (table nested too deeply)", argn);
+        lua_pushnil(L);
+        while (lua_next(L, idx) != 0) {
+            lua_Number k;
+            if (lua_type(L, -2) != LUA_TNUMBER || (k = lua_tonumber(L, -2)) < 1 || k != floor(k))
+                luaL_error(L, "bad argument #%d to '?' (non-array table found)", argn);
+            output_check(L, lua_gettop(L), argn, depth + 1);
+            lua_pop(L, 1);
+        }
+        return;
+    default:
+        break;
+    }
+    luaL_error(L,
+               "bad argument #%d to '?' (string, number, boolean, nil, ngx.null, or array table expected, but got %s)",
+               argn, luaL_typename(L, idx));
+}
+
+/* Numbers are written like tostring (%.14g), except that -0 is "0". */
+static int output_number(lf_request_t *r, lua_Number n)
+{
+    char buf[64];
+    int len;
+    if (n == 0)
+        return lf_request_write(r, "0", 1);
+    if (isinf(n))
+        return lf_request_write(r, n > 0 ? "inf" : "-inf", n > 0 ? 3 : 4);
+    if (isnan(n))
+        return lf_request_write(r, "nan", 3);
+    if (n == (lua_Number)(long long)n && fabs(n) < 1e15)
+        len = snprintf(buf, sizeof(buf), "%lld", (long long)n);
+    else
+        len = snprintf(buf, sizeof(buf), "%.14g", n);
+    return lf_request_write(r, buf, (size_t)len);
+}
+
+static int output_value(lf_request_t *r, lua_State *L, int idx)
+{
+    size_t len;
+    const char *s;
+    switch (lua_type(L, idx)) {
+    case LUA_TSTRING:
+        s = lua_tolstring(L, idx, &len);
+        return lf_request_write(r, s, len);
+    case LUA_TNUMBER:
+        return output_number(r, lua_tonumber(L, idx));
+    case LUA_TBOOLEAN:
+        return lua_toboolean(L, idx) ? lf_request_write(r, "true", 4)
+                                     : lf_request_write(r, "false", 5);
+    case LUA_TNIL:
+        return lf_request_write(r, "nil", 3);
+    case LUA_TLIGHTUSERDATA:
+        return lf_request_write(r, "null", 4);
+    case LUA_TTABLE: {
+        /* An array: 1..max key, holes written as nil. */
+        lua_Number max = 0;
+        lua_pushnil(L);
+        while (lua_next(L, idx) != 0) {
+            lua_Number k = lua_tonumber(L, -2);
+            if (k > max)
+                max = k;
+            lua_pop(L, 1);
+        }
+        int rc = 0;
+        for (lua_Number i = 1; i <= max && rc == 0; i++) {
+            lua_rawgeti(L, idx, (int)i);
+            rc = output_value(r, L, lua_gettop(L));
+            lua_pop(L, 1);
+        }
+        return rc;
+    }
+    default:
+        return 0;
+    }
+}
+
+static int api_output(lua_State *L, int newline)
+{
+    lf_request_t *r = lf_api_request(L);
+    int n = lua_gettop(L);
+    for (int i = 1; i <= n; i++)
+        output_check(L, i, i, 0);
+    int rc = 0;
+    for (int i = 1; i <= n && rc == 0; i++)
+        rc = output_value(r, L, i);
+    if (rc == 0 && newline)
+        rc = lf_request_write(r, "\n", 1);
+    if (rc != 0) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "output error: the connection to the web server failed");
+        return 2;
+    }
+    lua_pushinteger(L, 1);
+    return 1;
+}
+
+static int api_say(lua_State *L)
+{
+    return api_output(L, 1);
+}
+
+static int api_print(lua_State *L)
+{
+    return api_output(L, 0);
+}
+
+static int api_flush(lua_State *L)
+{
+    lf_request_t *r = lf_api_request(L);
+    if (lf_request_flush(r) != 0) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "output error: the connection to the web server failed");
+        return 2;
+    }
+    lua_pushinteger(L, 1);
+    return 1;
+}
+
+static int api_eof(lua_State *L)
+{
+    lf_request_t *r = lf_api_request(L);
+    int rc = lf_request_flush(r);
+    r->eof = 1;
+    if (rc != 0) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "output error: the connection to the web server failed");
+        return 2;
+    }
+    lua_pushinteger(L, 1);
+    return 1;
+}
+
+/* ngx.exit(status): ends the request by yielding to C, so pcall cannot
+ * stop it (LuaJIT yields across pcall). */
+static int api_exit(lua_State *L)
+{
+    lf_request_t *r = lf_api_request(L);
+    lua_Number code = luaL_checknumber(L, 1);
+    if (code != floor(code) || code < -5 || code > 999)
+        return luaL_error(L, "bad argument #1 to 'exit' (invalid status %f)", code);
+    r->exit_code = (int)code;
+    r->yield = LF_YIELD_EXIT;
+    return lua_yield(L, 0);
+}
+
+static int api_redirect(lua_State *L)
+{
+    lf_request_t *r = lf_api_request(L);
+    size_t len;
+    const char *uri = luaL_checklstring(L, 1, &len);
+    int status = (int)luaL_optinteger(L, 2, 302);
+    if (status != 301 && status != 302 && status != 303 && status != 307 && status != 308)
+        return luaL_error(L, "only ngx.HTTP_MOVED_TEMPORARILY, ngx.HTTP_MOVED_PERMANENTLY, "
+                             "ngx.HTTP_PERMANENT_REDIRECT, ngx.HTTP_SEE_OTHER, and "
+                             "ngx.HTTP_TEMPORARY_REDIRECT are allowed");
+    if (r->headers_sent)
+        return luaL_error(L, "attempt to call ngx.redirect after sending out the headers");
+    lf_headers_remove(&r->headers, "location", 8);
+    if (lf_headers_add(&r->headers, "Location", 8, uri, len) != 0)
+        return luaL_error(L, "out of memory");
+    r->exit_code = status;
+    r->yield = LF_YIELD_EXIT;
+    return lua_yield(L, 0);
+}
+
+int lf_api_status_get(lua_State *L, lf_request_t *r)
+{
+    lua_pushinteger(L, r->status);
+    return 1;
+}
+
+int lf_api_status_set(lua_State *L, lf_request_t *r, int idx)
+{
+    if (r->headers_sent) {
+        lf_log(LF_LOG_ERR, "attempt to set ngx.status after sending out response headers");
+        return 0;
+    }
+    lua_Number n = luaL_checknumber(L, idx);
+    if (n < 100 || n > 999 || n != floor(n))
+        return luaL_error(L, "invalid HTTP status %f", n);
+    r->status = (int)n;
+    return 0;
+}
+
+/* Header names: odd bytes %-escaped; '_' becomes '-'. */
+static const char *header_name(lua_State *L, int idx, size_t *len)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, idx, &n);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '_')
+            luaL_addchar(&b, '-');
+        else if (c > 0x20 && c < 0x7f && c != ':')
+            luaL_addchar(&b, (char)c);
+        else {
+            char hex[4];
+            snprintf(hex, sizeof(hex), "%%%02X", c);
+            luaL_addlstring(&b, hex, 3);
+        }
+    }
+    luaL_pushresult(&b);
+    lua_replace(L, idx);
+    return lua_tolstring(L, idx, len);
+}
+
+/* A header value with CR and LF %-escaped, never passed through.  sp++ */
+static const char *header_value(lua_State *L, int idx, size_t *len)
+{
+    size_t n;
+    const char *s;
+    if (lua_type(L, idx) == LUA_TBOOLEAN)
+        s = lua_toboolean(L, idx) ? "true" : "false", n = strlen(s);
+    else if ((s = lua_tolstring(L, idx, &n)) == NULL)
+        luaL_error(L, "bad value type %s for a header", luaL_typename(L, idx));
+    if (memchr(s, '\r', n) == NULL && memchr(s, '\n', n) == NULL) {
+        lua_pushlstring(L, s, n);
+        *len = n;
+        return lua_tostring(L, -1);
+    }
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\r')
+            luaL_addlstring(&b, "%0D", 3);
+        else if (s[i] == '\n')
+            luaL_addlstring(&b, "%0A", 3);
+        else
+            luaL_addchar(&b, s[i]);
+    }
+    luaL_pushresult(&b);
+    return lua_tolstring(L, -1, len);
+}
+
+/* ngx.header[name] */
+static int api_header_index(lua_State *L)
+{
+    lf_request_t *r = lf_api_request(L);
+    if (lua_type(L, 2) != LUA_TSTRING)
+        return 0;
+    size_t nlen;
+    const char *name = header_name(L, 2, &nlen);
+    lf_headers_t *h = &r->headers;
+    long first = lf_headers_find(h, name, nlen, 0);
+    if (first < 0)
+        return 0;
+    long next = lf_headers_find(h, name, nlen, (size_t)first + 1);
+    if (next < 0) {
+        lua_pushlstring(L, lf_header_value(h, (size_t)first), h->v[first].value_len);
+        return 1;
+    }
+    lua_newtable(L);
+    int n = 0;
+    for (long i = first; i >= 0; i = lf_headers_find(h, name, nlen, (size_t)i + 1)) {
+        lua_pushlstring(L, lf_header_value(h, (size_t)i), h->v[i].value_len);
+        lua_rawseti(L, -2, ++n);
+    }
+    return 1;
+}
+
+/* ngx.header[name] = value | {values} | nil */
+static int api_header_newindex(lua_State *L)
+{
+    lf_request_t *r = lf_api_request(L);
+    size_t nlen, vlen;
+    const char *name = header_name(L, 2, &nlen);
+    if (r->headers_sent) {
+        lf_log(LF_LOG_ERR, "attempt to set ngx.header.HEADER after sending out response headers");
+        return 0;
+    }
+    lf_headers_remove(&r->headers, name, nlen);
+    if (lua_isnil(L, 3))
+        return 0;
+    if (lua_istable(L, 3)) {
+        int n = (int)lua_objlen(L, 3);
+        for (int i = 1; i <= n; i++) {
+            lua_rawgeti(L, 3, i);
+            const char *v = header_value(L, lua_gettop(L), &vlen);
+            if (lf_headers_add(&r->headers, name, nlen, v, vlen) != 0)
+                return luaL_error(L, "out of memory");
+            lua_pop(L, 2);
+        }
+        return 0;
+    }
+    const char *v = header_value(L, 3, &vlen);
+    if (lf_headers_add(&r->headers, name, nlen, v, vlen) != 0)
+        return luaL_error(L, "out of memory");
+    return 0;
+}
+
+void lf_api_output_init(lua_State *L)
+{
+    static const luaL_Reg fns[] = {
+        {"say", api_say},   {"print", api_print},       {"flush", api_flush},
+        {"eof", api_eof},   {"exit", api_exit},         {"redirect", api_redirect},
+        {NULL, NULL},
+    };
+    for (const luaL_Reg *f = fns; f->name; f++) {
+        lua_pushcfunction(L, f->func);
+        lua_setfield(L, -2, f->name);
+    }
+    lua_newtable(L);                                 /* sp: ngx, header */
+    lua_createtable(L, 0, 2);                        /* sp: ngx, header, mt */
+    lua_pushcfunction(L, api_header_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, api_header_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, -2, "header");                   /* sp: ngx */
+}

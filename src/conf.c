@@ -1,0 +1,380 @@
+/* conf.c - the option table and everything it drives. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "log.h"
+
+typedef enum {
+    LF_OPT_FLAG,   /* no value */
+    LF_OPT_STRING,
+    LF_OPT_INT,
+    LF_OPT_ONOFF,
+    LF_OPT_LEVEL,
+} lf_opt_type_t;
+
+typedef struct {
+    const char *name;
+    int short_name;
+    lf_opt_type_t type;
+    size_t offset;
+    const char *arg;   /* placeholder shown in --help */
+    long long min, max; /* for LF_OPT_INT */
+    int in_file;       /* may appear in a config file */
+    const char *help;
+} lf_option_t;
+
+#define OFF(field) offsetof(lf_conf_t, field)
+
+static const lf_option_t options[] = {
+    {"listen", 'l', LF_OPT_STRING, OFF(listen), "ADDR", 0, 0, 1,
+     "host:port | [v6]:port | :port | unix:/path | fd:N (default: fd 0 if it is a listening socket, else 127.0.0.1:9000)"},
+    {"backlog", 0, LF_OPT_INT, OFF(backlog), "N", 1, INT_MAX, 1,
+     "listen queue length (default 511)"},
+    {"workers", 'w', LF_OPT_INT, OFF(workers), "N", 0, 1024, 1,
+     "worker processes (default 2); 0 = serve in this process, no master"},
+    {"root", 'r', LF_OPT_STRING, OFF(root), "DIR", 0, 0, 1,
+     "scripts must resolve inside DIR (default: the current directory)"},
+    {"conf", 'c', LF_OPT_STRING, OFF(conf_file), "FILE", 0, 0, 0,
+     "config file: long option names as `name = value`, `#` comments"},
+    {"code-cache", 0, LF_OPT_ONOFF, OFF(code_cache), "on|off", 0, 0, 1,
+     "off = a fresh Lua VM for every request (development mode; default on)"},
+    {"lua-path", 0, LF_OPT_STRING, OFF(lua_path), "STR", 0, 0, 1,
+     "prepended to package.path"},
+    {"lua-cpath", 0, LF_OPT_STRING, OFF(lua_cpath), "STR", 0, 0, 1,
+     "prepended to package.cpath"},
+    {"max-requests", 0, LF_OPT_INT, OFF(max_requests), "N", 0, LLONG_MAX, 1,
+     "replace a worker after N requests (default 0 = never)"},
+    {"error-log", 'e', LF_OPT_STRING, OFF(error_log), "FILE|stderr", 0, 0, 1,
+     "where the error log goes (default stderr)"},
+    {"log-level", 0, LF_OPT_LEVEL, OFF(log_level), "LEVEL", 0, 0, 1,
+     "debug|info|notice|warn|error|crit|alert|emerg (default notice)"},
+    {"version", 'V', LF_OPT_FLAG, OFF(version), NULL, 0, 0, 0, "print the version and exit"},
+    {"help", 'h', LF_OPT_FLAG, OFF(help), NULL, 0, 0, 0, "print this help and exit"},
+};
+
+#define NOPTIONS (sizeof(options) / sizeof(options[0]))
+
+/* Where each option's value came from. */
+enum { SRC_NONE, SRC_CLI, SRC_FILE };
+
+static void conf_init(lf_conf_t *conf)
+{
+    memset(conf, 0, sizeof(*conf));
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        void *field = (char *)conf + options[i].offset;
+        switch (options[i].type) {
+        case LF_OPT_INT:
+            *(long long *)field = LF_UNSET;
+            break;
+        case LF_OPT_ONOFF:
+        case LF_OPT_LEVEL:
+        case LF_OPT_FLAG:
+            *(int *)field = LF_UNSET;
+            break;
+        case LF_OPT_STRING:
+            *(char **)field = NULL;
+            break;
+        }
+    }
+}
+
+/* Store one option's value; -1 with a message (without location) on error. */
+static int conf_set(lf_conf_t *conf, const lf_option_t *opt, const char *value, char *err,
+                    size_t errlen)
+{
+    void *field = (char *)conf + opt->offset;
+    switch (opt->type) {
+    case LF_OPT_FLAG:
+        *(int *)field = 1;
+        return 0;
+    case LF_OPT_STRING: {
+        if (value[0] == '\0') {
+            snprintf(err, errlen, "option \"%s\" needs a value", opt->name);
+            return -1;
+        }
+        char *copy = strdup(value);
+        if (copy == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        free(*(char **)field);
+        *(char **)field = copy;
+        return 0;
+    }
+    case LF_OPT_INT: {
+        char *end;
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        if (errno || end == value || *end != '\0' || v < opt->min || v > opt->max) {
+            snprintf(err, errlen, "invalid value \"%s\" for option \"%s\" (expected an integer %lld..%lld)",
+                     value, opt->name, opt->min, opt->max);
+            return -1;
+        }
+        *(long long *)field = v;
+        return 0;
+    }
+    case LF_OPT_ONOFF:
+        if (strcmp(value, "on") == 0)
+            *(int *)field = 1;
+        else if (strcmp(value, "off") == 0)
+            *(int *)field = 0;
+        else {
+            snprintf(err, errlen, "invalid value \"%s\" for option \"%s\" (expected on or off)", value,
+                     opt->name);
+            return -1;
+        }
+        return 0;
+    case LF_OPT_LEVEL: {
+        int level = lf_log_level_parse(value);
+        if (level < 0) {
+            snprintf(err, errlen,
+                     "invalid value \"%s\" for option \"%s\" (expected debug, info, notice, warn, error, crit, alert or emerg)",
+                     value, opt->name);
+            return -1;
+        }
+        *(int *)field = level;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+static const lf_option_t *conf_find(const char *name)
+{
+    for (size_t i = 0; i < NOPTIONS; i++)
+        if (strcmp(options[i].name, name) == 0)
+            return &options[i];
+    return NULL;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+/* Read `name = value` lines; the command line (src[] == SRC_CLI) wins. */
+static int conf_read_file(lf_conf_t *conf, const char *path, unsigned char *src, char *errbuf,
+                          size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(errbuf, errlen, "cannot open config file \"%s\" (%d: %s)", path, errno,
+                 strerror(errno));
+        return -1;
+    }
+    char line[8192];
+    char err[512];
+    unsigned lineno = 0;
+    int rc = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
+            snprintf(errbuf, errlen, "%s:%u: line too long", path, lineno);
+            rc = -1;
+            break;
+        }
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        char *s = trim(line);
+        if (*s == '\0')
+            continue;
+        char *eq = strchr(s, '=');
+        if (eq == NULL) {
+            snprintf(errbuf, errlen, "%s:%u: expected \"name = value\", got \"%s\"", path, lineno, s);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        char *name = trim(s), *value = trim(eq + 1);
+        const lf_option_t *opt = conf_find(name);
+        if (opt == NULL || !opt->in_file) {
+            snprintf(errbuf, errlen, "%s:%u: unknown option \"%s\"", path, lineno, name);
+            rc = -1;
+            break;
+        }
+        size_t idx = (size_t)(opt - options);
+        if (src[idx] == SRC_FILE) {
+            snprintf(errbuf, errlen, "%s:%u: duplicate option \"%s\"", path, lineno, name);
+            rc = -1;
+            break;
+        }
+        if (opt->type == LF_OPT_FLAG) {
+            snprintf(errbuf, errlen, "%s:%u: option \"%s\" is for the command line only", path,
+                     lineno, name);
+            rc = -1;
+            break;
+        }
+        /* Validate even when the command line overrides it. */
+        lf_conf_t scratch;
+        conf_init(&scratch);
+        lf_conf_t *target = src[idx] == SRC_CLI ? &scratch : conf;
+        if (conf_set(target, opt, value, err, sizeof(err)) != 0) {
+            snprintf(errbuf, errlen, "%s:%u: %s", path, lineno, err);
+            lf_conf_free(&scratch);
+            rc = -1;
+            break;
+        }
+        lf_conf_free(&scratch);
+        if (src[idx] != SRC_CLI)
+            src[idx] = SRC_FILE;
+    }
+    if (rc == 0 && ferror(f)) {
+        snprintf(errbuf, errlen, "cannot read config file \"%s\" (%d: %s)", path, errno,
+                 strerror(errno));
+        rc = -1;
+    }
+    fclose(f);
+    return rc;
+}
+
+static int set_default_string(char **field, const char *value)
+{
+    if (*field)
+        return 0;
+    *field = strdup(value);
+    return *field ? 0 : -1;
+}
+
+static int conf_defaults(lf_conf_t *conf)
+{
+    if (conf->backlog == LF_UNSET)
+        conf->backlog = 511;
+    if (conf->workers == LF_UNSET)
+        conf->workers = 2;
+    if (conf->code_cache == LF_UNSET)
+        conf->code_cache = 1;
+    if (conf->max_requests == LF_UNSET)
+        conf->max_requests = 0;
+    if (conf->log_level == LF_UNSET)
+        conf->log_level = LF_LOG_NOTICE;
+    if (conf->help == LF_UNSET)
+        conf->help = 0;
+    if (conf->version == LF_UNSET)
+        conf->version = 0;
+    if (set_default_string(&conf->root, ".") != 0 ||
+        set_default_string(&conf->error_log, "stderr") != 0)
+        return -1;
+    return 0;
+}
+
+int lf_conf_load(lf_conf_t *conf, int argc, char **argv, char *errbuf, size_t errlen)
+{
+    struct option longopts[NOPTIONS + 1];
+    char shortopts[NOPTIONS * 2 + 2];
+    unsigned char src[NOPTIONS];
+    size_t ns = 0;
+    char err[512];
+
+    conf_init(conf);
+    memset(src, SRC_NONE, sizeof(src));
+    shortopts[ns++] = ':'; /* report a missing value as ':' */
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        longopts[i].name = options[i].name;
+        longopts[i].has_arg = options[i].type == LF_OPT_FLAG ? no_argument : required_argument;
+        longopts[i].flag = NULL;
+        longopts[i].val = 256 + (int)i;
+        if (options[i].short_name) {
+            shortopts[ns++] = (char)options[i].short_name;
+            if (options[i].type != LF_OPT_FLAG)
+                shortopts[ns++] = ':';
+        }
+    }
+    memset(&longopts[NOPTIONS], 0, sizeof(longopts[0]));
+    shortopts[ns] = '\0';
+
+    optind = 1;
+    opterr = 0;
+    for (;;) {
+        int longindex = -1;
+        int c = getopt_long(argc, argv, shortopts, longopts, &longindex);
+        if (c == -1)
+            break;
+        if (c == '?' || c == ':') {
+            const char *what = argv[optind - 1];
+            if (c == ':')
+                snprintf(errbuf, errlen, "option \"%s\" needs a value", what);
+            else if (optopt && optopt < 256)
+                snprintf(errbuf, errlen, "unknown option \"-%c\"", optopt);
+            else
+                snprintf(errbuf, errlen, "unknown option \"%s\"", what);
+            goto fail;
+        }
+        const lf_option_t *opt = NULL;
+        if (c >= 256)
+            opt = &options[c - 256];
+        else
+            for (size_t i = 0; i < NOPTIONS; i++)
+                if (options[i].short_name == c)
+                    opt = &options[i];
+        if (opt == NULL) {
+            snprintf(errbuf, errlen, "unknown option \"%s\"", argv[optind - 1]);
+            goto fail;
+        }
+        if (conf_set(conf, opt, optarg ? optarg : "", err, sizeof(err)) != 0) {
+            snprintf(errbuf, errlen, "%s", err);
+            goto fail;
+        }
+        src[opt - options] = SRC_CLI;
+    }
+    if (optind < argc) {
+        snprintf(errbuf, errlen, "unexpected argument \"%s\"", argv[optind]);
+        goto fail;
+    }
+    if (conf->help == 1 || conf->version == 1)
+        goto done;
+    if (conf->conf_file && conf_read_file(conf, conf->conf_file, src, errbuf, errlen) != 0)
+        goto fail;
+done:
+    if (conf_defaults(conf) != 0) {
+        snprintf(errbuf, errlen, "out of memory");
+        goto fail;
+    }
+    return 0;
+fail:
+    lf_conf_free(conf);
+    return -1;
+}
+
+void lf_conf_free(lf_conf_t *conf)
+{
+    for (size_t i = 0; i < NOPTIONS; i++)
+        if (options[i].type == LF_OPT_STRING) {
+            char **field = (char **)((char *)conf + options[i].offset);
+            free(*field);
+            *field = NULL;
+        }
+}
+
+void lf_conf_usage(const char *prog)
+{
+    printf("usage: %s [OPTIONS]\n\nA FastCGI process manager for Lua (OpenResty's ngx.* API on LuaJIT).\n\n",
+           prog);
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        const lf_option_t *o = &options[i];
+        char left[64];
+        int n;
+        if (o->short_name)
+            n = snprintf(left, sizeof(left), "  -%c, --%s", o->short_name, o->name);
+        else
+            n = snprintf(left, sizeof(left), "      --%s", o->name);
+        if (o->arg && n > 0 && (size_t)n < sizeof(left))
+            snprintf(left + n, sizeof(left) - (size_t)n, " %s", o->arg);
+        printf("%-30s %s\n", left, o->help);
+    }
+    printf("\nSignals to the master: TERM/INT stop now, QUIT stop after the requests in flight.\n");
+}

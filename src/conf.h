@@ -1,0 +1,32 @@
+/* conf.h - options: one table drives the command line, the config file,
+ * validation and --help. */
+#ifndef LF_CONF_H
+#define LF_CONF_H
+
+#include <stddef.h>
+
+#define LF_UNSET (-1)
+
+typedef struct {
+    char *listen;
+    long long backlog;
+    long long workers;
+    char *root;
+    char *conf_file;
+    int code_cache; /* 0/1 */
+    char *lua_path;
+    char *lua_cpath;
+    long long max_requests;
+    char *error_log;
+    int log_level;
+    int help;
+    int version;
+} lf_conf_t;
+
+/* Parse argv and the config file it names; defaults applied; 0 or -1 with
+ * the reason in errbuf ("file:line: ..." for config file errors). */
+int lf_conf_load(lf_conf_t *conf, int argc, char **argv, char *errbuf, size_t errlen);
+void lf_conf_free(lf_conf_t *conf);
+void lf_conf_usage(const char *prog);
+
+#endif

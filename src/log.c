@@ -1,0 +1,152 @@
+/* log.c - error log: one write(2) per line so lines from workers never mix. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+int lf_log_level = LF_LOG_NOTICE;
+
+static int log_fd = STDERR_FILENO;
+static char log_path[4096];
+static unsigned long long log_request; /* current request number, 0 = none */
+
+static const char *const level_names[] = {
+    "stderr", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug",
+};
+
+/* Parse a --log-level name; -1 when unknown. */
+int lf_log_level_parse(const char *name)
+{
+    for (int i = LF_LOG_EMERG; i <= LF_LOG_DEBUG; i++)
+        if (strcmp(name, level_names[i]) == 0)
+            return i;
+    if (strcmp(name, "err") == 0)
+        return LF_LOG_ERR;
+    return -1;
+}
+
+const char *lf_log_level_name(int level)
+{
+    if (level < 0 || level > LF_LOG_DEBUG)
+        return "?";
+    return level_names[level];
+}
+
+/* Open the log file (or "stderr"); errors go into errbuf, not the log. */
+int lf_log_open(const char *path, char *errbuf, size_t errlen)
+{
+    if (path == NULL || strcmp(path, "stderr") == 0) {
+        log_path[0] = '\0';
+        log_fd = STDERR_FILENO;
+        return 0;
+    }
+    if (strlen(path) >= sizeof(log_path)) {
+        snprintf(errbuf, errlen, "error log path too long: %s", path);
+        return -1;
+    }
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(errbuf, errlen, "open(\"%s\") failed (%d: %s)", path, errno, strerror(errno));
+        return -1;
+    }
+    if (log_fd != STDERR_FILENO)
+        close(log_fd);
+    log_fd = fd;
+    memcpy(log_path, path, strlen(path) + 1);
+    return 0;
+}
+
+/* Reopen the log file after logrotate moved it (SIGUSR1). */
+int lf_log_reopen(void)
+{
+    char err[256];
+    if (log_path[0] == '\0')
+        return 0;
+    char path[sizeof(log_path)];
+    memcpy(path, log_path, sizeof(path));
+    if (lf_log_open(path, err, sizeof(err)) != 0) {
+        lf_log(LF_LOG_ALERT, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+void lf_log_set_request(unsigned long long number)
+{
+    log_request = number;
+}
+
+/* Copy srclen bytes of untrusted text, escaping control and non-ASCII bytes. */
+void lf_log_escape(char *dst, size_t dstlen, const char *src, size_t srclen)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    if (dstlen == 0)
+        return;
+    for (size_t i = 0; i < srclen; i++) {
+        unsigned char c = (unsigned char)src[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            if (o + 1 >= dstlen)
+                break;
+            dst[o++] = (char)c;
+        } else {
+            if (o + 4 >= dstlen)
+                break;
+            dst[o++] = '\\';
+            dst[o++] = 'x';
+            dst[o++] = hex[c >> 4];
+            dst[o++] = hex[c & 15];
+        }
+    }
+    dst[o] = '\0';
+}
+
+void lf_log_vwrite(int level, int err, const char *fmt, va_list ap)
+{
+    char line[8192];
+    size_t n, cap = sizeof(line) - 2; /* room for "\n" and NUL */
+    struct timespec ts;
+    struct tm tm;
+    int saved_errno = errno;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    localtime_r(&ts.tv_sec, &tm);
+    n = strftime(line, cap, "%Y/%m/%d %H:%M:%S", &tm);
+    int w;
+    if (log_request)
+        w = snprintf(line + n, cap - n, " [%s] %ld#0: *%llu ", lf_log_level_name(level),
+                     (long)getpid(), log_request);
+    else
+        w = snprintf(line + n, cap - n, " [%s] %ld#0: ", lf_log_level_name(level), (long)getpid());
+    if (w > 0)
+        n += (size_t)w < cap - n ? (size_t)w : cap - n - 1;
+    w = vsnprintf(line + n, cap - n, fmt, ap);
+    if (w > 0)
+        n += (size_t)w < cap - n ? (size_t)w : cap - n - 1;
+    if (err && n < cap) {
+        w = snprintf(line + n, cap - n, " (%d: %s)", err, strerror(err));
+        if (w > 0)
+            n += (size_t)w < cap - n ? (size_t)w : cap - n - 1;
+    }
+    line[n++] = '\n';
+    /* A short write to a log has nowhere better to be reported. */
+    ssize_t r;
+    do
+        r = write(log_fd, line, n);
+    while (r < 0 && errno == EINTR);
+    errno = saved_errno;
+}
+
+void lf_log_write(int level, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    lf_log_vwrite(level, err, fmt, ap);
+    va_end(ap);
+}

@@ -1,0 +1,467 @@
+/* request.c - the life of one request: resolve, run the handler in its own
+ * coroutine with its own globals, send the response. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+
+#include "api.h"
+#include "log.h"
+#include "request.h"
+#include "script.h"
+
+lf_request_t *lf_request_current;
+
+static lf_request_t the_request; /* a worker serves one request at a time */
+static unsigned long long request_counter;
+static char key_script_map; /* registry: SCRIPT_FILENAME -> resolved path */
+
+typedef struct {
+    int status;
+    const char *reason;
+} lf_status_t;
+
+static const lf_status_t status_reasons[] = {
+    {200, "OK"}, {201, "Created"}, {202, "Accepted"}, {204, "No Content"},
+    {206, "Partial Content"}, {301, "Moved Permanently"}, {302, "Found"},
+    {303, "See Other"}, {304, "Not Modified"}, {307, "Temporary Redirect"},
+    {308, "Permanent Redirect"}, {400, "Bad Request"}, {401, "Unauthorized"},
+    {402, "Payment Required"}, {403, "Forbidden"}, {404, "Not Found"},
+    {405, "Not Allowed"}, {406, "Not Acceptable"}, {408, "Request Time-out"},
+    {409, "Conflict"}, {410, "Gone"}, {411, "Length Required"},
+    {412, "Precondition Failed"}, {413, "Request Entity Too Large"},
+    {414, "Request-URI Too Large"}, {415, "Unsupported Media Type"},
+    {416, "Requested Range Not Satisfiable"}, {421, "Misdirected Request"},
+    {429, "Too Many Requests"}, {500, "Internal Server Error"},
+    {501, "Not Implemented"}, {502, "Bad Gateway"}, {503, "Service Temporarily Unavailable"},
+    {504, "Gateway Time-out"}, {505, "HTTP Version Not Supported"},
+    {507, "Insufficient Storage"},
+};
+
+const char *lf_request_status_reason(int status)
+{
+    for (size_t i = 0; i < sizeof(status_reasons) / sizeof(status_reasons[0]); i++)
+        if (status_reasons[i].status == status)
+            return status_reasons[i].reason;
+    return NULL;
+}
+
+const char *lf_request_param(const lf_request_t *r, const char *name)
+{
+    return FCGX_GetParam(name, r->fcgx->envp);
+}
+
+/* Output: the header block and body gather in r->out and leave as
+ * FastCGI STDOUT records through writev(2) -- one system call for a small
+ * response, records included.  libfcgi's own output stream is not used. */
+
+#define LF_OUT_SEND_AT (64 * 1024)  /* buffered bytes that trigger a send */
+#define LF_RECORD_MAX 65535         /* FastCGI content length limit */
+#define LF_IOV_BATCH 64
+
+static int request_serialize_headers(lf_request_t *r, int streaming);
+
+typedef struct {
+    struct iovec iov[LF_IOV_BATCH];
+    unsigned char hdr[LF_IOV_BATCH][8];
+    int n;
+    int fd;
+    int request_id;
+    int failed;
+} lf_batch_t;
+
+static int writev_all(int fd, struct iovec *iov, int n)
+{
+    while (n > 0) {
+        ssize_t w = writev(fd, iov, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        while (n > 0 && (size_t)w >= iov->iov_len) {
+            w -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
+    }
+    return 0;
+}
+
+static void batch_flush(lf_batch_t *b)
+{
+    if (b->n > 0 && !b->failed && writev_all(b->fd, b->iov, b->n) != 0)
+        b->failed = errno ? errno : EIO;
+    b->n = 0;
+}
+
+/* One record: header, then content (which must outlive the batch). */
+static void batch_record(lf_batch_t *b, int type, const void *p, size_t len)
+{
+    if (b->n + 2 > LF_IOV_BATCH)
+        batch_flush(b);
+    unsigned char *h = b->hdr[b->n];
+    h[0] = 1; /* FCGI_VERSION_1 */
+    h[1] = (unsigned char)type;
+    h[2] = (unsigned char)(b->request_id >> 8);
+    h[3] = (unsigned char)b->request_id;
+    h[4] = (unsigned char)(len >> 8);
+    h[5] = (unsigned char)len;
+    h[6] = h[7] = 0; /* no padding */
+    b->iov[b->n++] = (struct iovec){.iov_base = h, .iov_len = 8};
+    if (len > 0)
+        b->iov[b->n++] = (struct iovec){.iov_base = (void *)p, .iov_len = len};
+}
+
+static void batch_stdout(lf_batch_t *b, const char *p, size_t len)
+{
+    while (len > 0) {
+        size_t chunk = len < LF_RECORD_MAX ? len : LF_RECORD_MAX;
+        batch_record(b, 6 /* FCGI_STDOUT */, p, chunk);
+        p += chunk;
+        len -= chunk;
+    }
+}
+
+/* Send what r->out holds, then extra (not copied); with last, the end of
+ * the stream and FCGI_END_REQUEST too. */
+static int request_send(lf_request_t *r, const char *extra, size_t extralen, int last)
+{
+    static const unsigned char end_request[8] = {0}; /* appStatus 0, REQUEST_COMPLETE */
+    if (r->write_failed)
+        return -1;
+    lf_batch_t b;
+    b.n = 0;
+    b.fd = r->fcgx->ipcFd;
+    b.request_id = r->fcgx->requestId;
+    b.failed = 0;
+    if (!r->headers_written) {
+        r->headers_written = 1;
+        if (request_serialize_headers(r, r->flushed) != 0) {
+            r->write_failed = 1;
+            lf_log(LF_LOG_ERR, "out of memory serializing the response headers");
+            return -1;
+        }
+        batch_stdout(&b, r->hdr.data, r->hdr.len);
+    }
+    batch_stdout(&b, r->out.data, r->out.len);
+    batch_stdout(&b, extra, extralen);
+    if (last) {
+        batch_record(&b, 6 /* FCGI_STDOUT */, NULL, 0);
+        batch_record(&b, 3 /* FCGI_END_REQUEST */, end_request, sizeof(end_request));
+    }
+    batch_flush(&b);
+    lf_buf_reset(&r->out);
+    if (b.failed) {
+        r->write_failed = 1;
+        lf_log_errno(LF_LOG_INFO, b.failed, "writing the response to the web server failed");
+        return -1;
+    }
+    return 0;
+}
+
+/* The CGI-style header block (Status, headers, blank line) into r->hdr;
+ * a streamed response asks nginx not to buffer it (nginx does not pass
+ * X-Accel-Buffering on to the client). */
+static int request_serialize_headers(lf_request_t *r, int streaming)
+{
+    int status = r->status ? r->status : 200;
+    lf_buf_t *o = &r->hdr;
+    int rc = 0;
+    lf_buf_reset(o);
+    if (status != 200) {
+        const char *reason = lf_request_status_reason(status);
+        rc |= reason ? lf_buf_appendf(o, "Status: %d %s\r\n", status, reason)
+                     : lf_buf_appendf(o, "Status: %d\r\n", status);
+    }
+    int has_type = 0;
+    lf_headers_t *h = &r->headers;
+    for (size_t i = 0; i < h->n; i++) {
+        if (!has_type && lf_headers_name_eq(lf_header_name(h, i), h->v[i].name_len, "content-type", 12))
+            has_type = 1;
+        rc |= lf_buf_append(o, lf_header_name(h, i), h->v[i].name_len);
+        rc |= lf_buf_append(o, ": ", 2);
+        rc |= lf_buf_append(o, lf_header_value(h, i), h->v[i].value_len);
+        rc |= lf_buf_append(o, "\r\n", 2);
+    }
+    if (!has_type)
+        rc |= lf_buf_append(o, "Content-Type: text/plain\r\n", 26);
+    if (streaming)
+        rc |= lf_buf_append(o, "X-Accel-Buffering: no\r\n", 23);
+    rc |= lf_buf_append(o, "\r\n", 2);
+    return rc ? -1 : 0;
+}
+
+int lf_request_write(lf_request_t *r, const char *p, size_t n)
+{
+    if (r->eof)
+        return 0;
+    /* The headers are frozen at the first output (later changes are
+     * refused, as in OpenResty); they are serialized when bytes leave. */
+    r->headers_sent = 1;
+    if (r->write_failed)
+        return -1;
+    if (r->header_only || n == 0)
+        return 0;
+    if (r->out.len + n < LF_OUT_SEND_AT)
+        return lf_buf_append(&r->out, p, n);
+    return request_send(r, p, n, 0); /* large: straight from the caller's bytes */
+}
+
+int lf_request_flush(lf_request_t *r)
+{
+    if (r->eof)
+        return 0;
+    r->headers_sent = 1;
+    r->flushed = 1;
+    return request_send(r, NULL, 0, 0);
+}
+
+void lf_request_error_page(lf_request_t *r, int status)
+{
+    char page[512];
+    const char *reason = lf_request_status_reason(status);
+    int n = snprintf(page, sizeof(page),
+                     "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n"
+                     "<center><h1>%d %s</h1></center>\r\n<hr><center>luafpm</center>\r\n"
+                     "</body>\r\n</html>\r\n",
+                     status, reason ? reason : "", status, reason ? reason : "");
+    r->status = status;
+    lf_headers_remove(&r->headers, "content-type", 12);
+    lf_headers_add(&r->headers, "Content-Type", 12, "text/html", 9);
+    /* 204 and 304 have no body; nginx would drop one anyway. */
+    if (status == 204 || status == 304)
+        n = 0;
+    lf_request_write(r, page, (size_t)n);
+}
+
+/* Where the request's script lives: cached per SCRIPT_FILENAME while the
+ * code cache is on, so a hit costs no system call.  0 or an HTTP status. */
+static int request_script(lf_request_t *r, const lf_root_t *root, int use_map, char *path,
+                          size_t pathlen)
+{
+    lua_State *L = r->vm->L;
+    const char *param = lf_request_param(r, "SCRIPT_FILENAME");
+    if (use_map && param) {
+        lua_pushlightuserdata(L, &key_script_map);
+        lua_rawget(L, LUA_REGISTRYINDEX);            /* sp: map? */
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, param);              /* sp: map, resolved? */
+            size_t len;
+            const char *p = lua_tolstring(L, -1, &len);
+            if (p && len < pathlen) {
+                memcpy(path, p, len + 1);
+                lua_pop(L, 2);
+                return 0;
+            }
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    char why[PATH_MAX + 256];
+    int status = lf_script_resolve(root, param, path, pathlen, why, sizeof(why));
+    if (status != 0) {
+        char esc[1024];
+        lf_log_escape(esc, sizeof(esc), param ? param : "", param ? strlen(param) : 0);
+        lf_log(LF_LOG_ERR, "script \"%s\" refused with %d: %s", esc,
+               status, why);
+        return status;
+    }
+    if (use_map) {
+        lua_pushlightuserdata(L, &key_script_map);
+        lua_rawget(L, LUA_REGISTRYINDEX);            /* sp: map? */
+        if (!lua_istable(L, -1)) {
+            lua_pop(L, 1);
+            lua_newtable(L);
+            lua_pushlightuserdata(L, &key_script_map);
+            lua_pushvalue(L, -2);
+            lua_rawset(L, LUA_REGISTRYINDEX);        /* sp: map */
+        }
+        lua_pushstring(L, path);
+        lua_setfield(L, -2, param);
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+/* Log an uncaught error with the coroutine's traceback; 500 when possible. */
+static void request_failed(lf_request_t *r, lua_State *L, lua_State *co)
+{
+    const char *msg = lua_tostring(co, -1);
+    if (msg == NULL) {
+        if (luaL_callmeta(co, -1, "__tostring") && lua_isstring(co, -1))
+            msg = lua_tostring(co, -1);
+        else
+            msg = lua_pushfstring(co, "(error object is a %s value)", luaL_typename(co, -1));
+    }
+    luaL_traceback(L, co, msg, 0);                   /* sp++ */
+    const char *method = lf_request_param(r, "REQUEST_METHOD");
+    const char *uri = lf_request_param(r, "REQUEST_URI");
+    lf_log(LF_LOG_ERR, "lua entry thread aborted: runtime error: %s, script: %s, request: \"%s %s\"",
+           lua_tostring(L, -1), r->script, method ? method : "-", uri ? uri : "-");
+    lua_pop(L, 1);
+    if (!r->headers_sent)
+        lf_request_error_page(r, 500);
+    else
+        r->aborted = 1;
+}
+
+/* ngx.exit's effect once the handler's coroutine is gone. */
+static void request_exit(lf_request_t *r)
+{
+    int code = r->exit_code;
+    if (code == -1 || code == 444 || code == 499 || code == 408) {
+        r->aborted = 1; /* ngx.ERROR and friends close the connection */
+        return;
+    }
+    if (r->headers_sent || code == 0)
+        return;
+    if (code >= 300) {
+        lf_request_error_page(r, code);
+        return;
+    }
+    if (code >= 200 && r->status == 0)
+        r->status = code;
+}
+
+/* Run the handler: factory -> fresh closure -> fresh env -> resume loop. */
+static void request_run(lf_request_t *r)
+{
+    lua_State *L = r->vm->L;
+    int base = lua_gettop(L);
+    if (lf_vm_push_factory(r->vm, r->script) != 0) { /* sp: factory | error */
+        lf_log(LF_LOG_ERR, "failed to load Lua script %s: %s", r->script, lua_tostring(L, -1));
+        lf_request_error_page(r, 500);
+        lua_settop(L, base);
+        return;
+    }
+    lua_State *co = lua_newthread(L);                /* sp: factory, co (anchors it) */
+    r->co = co;
+    lua_pushvalue(L, -2);
+    lua_xmove(L, co, 1);                             /* co: factory */
+    lua_call(co, 0, 1);                              /* co: handler */
+    lf_vm_push_request_env(co);                      /* co: handler, env */
+    lua_setfenv(co, -2);                             /* co: handler */
+
+    int rc = lua_resume(co, 0);
+    for (;;) {
+        if (rc == 0)
+            break;
+        if (rc != LUA_YIELD) {
+            request_failed(r, L, co);
+            break;
+        }
+        if (r->yield == LF_YIELD_EXIT) {
+            request_exit(r);
+            break;
+        }
+        /* A bare coroutine.yield() from the handler itself: resume it. */
+        lua_settop(co, 0);
+        rc = lua_resume(co, 0);
+    }
+    r->co = NULL;
+    lua_settop(L, base);
+}
+
+static void request_drain_stdin(lf_request_t *r)
+{
+    char buf[8192];
+    while (FCGX_GetStr(buf, sizeof(buf), r->fcgx->in) > 0)
+        ;
+    r->stdin_done = 1;
+}
+
+/* Cut the response: the web server must not take it as complete.  A
+ * closed connection alone is not enough (nginx ends the response as if
+ * FCGI_END_REQUEST had come), so a record header of an unknown protocol
+ * version goes last: nginx then logs an upstream error and closes the
+ * client connection without the final chunk, as OpenResty does.  nginx
+ * drops output it has read but not yet passed on when that error comes in
+ * the same read, so on this (rare, failing) path the flushed bytes get a
+ * moment to be read first. */
+static void request_abort(FCGX_Request *fcgx, int flushed)
+{
+    static const char bad_record[8] = {0};
+    if (fcgx->ipcFd >= 0) {
+        if (flushed) {
+            struct timespec pause = {0, 20 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
+        ssize_t n = write(fcgx->ipcFd, bad_record, sizeof(bad_record));
+        (void)n; /* the connection is closed next either way */
+    }
+    FCGX_Free(fcgx, 1);
+}
+
+void lf_request_serve(FCGX_Request *fcgx, lf_vm_t *vm, const lf_conf_t *conf,
+                      const lf_root_t *root)
+{
+    lf_request_t *r = &the_request;
+    lf_headers_t headers = r->headers; /* keep the buffers' memory */
+    lf_buf_t out = r->out, hdr = r->hdr;
+    memset(r, 0, sizeof(*r));
+    lf_headers_reset(&headers);
+    lf_buf_reset(&out);
+    r->headers = headers;
+    r->out = out;
+    r->hdr = hdr;
+    r->fcgx = fcgx;
+    r->vm = vm;
+    r->ctx_ref = LUA_NOREF;
+    r->number = ++request_counter;
+    lf_api_time_update();
+    r->start_time = lf_api_time_now();
+    lf_log_set_request(r->number);
+
+    const char *method = lf_request_param(r, "REQUEST_METHOD");
+    r->header_only = method && strcmp(method, "HEAD") == 0;
+
+    char path[PATH_MAX];
+    lf_request_current = r;
+    int status = vm ? request_script(r, root, conf->code_cache, path, sizeof(path)) : 500;
+    if (status != 0) {
+        lf_request_error_page(r, status);
+    } else {
+        r->script = path;
+        request_run(r);
+    }
+    request_drain_stdin(r);
+    if (r->ctx_ref != LUA_NOREF)
+        luaL_unref(vm->L, LUA_REGISTRYINDEX, r->ctx_ref);
+    r->ctx_ref = LUA_NOREF;
+    r->script = NULL;
+    lf_request_current = NULL;
+
+    /* stdin was read to its end, so a plain close cannot reset the
+     * connection: skip libfcgi's lingering close (it waits for the web
+     * server to hang up first). */
+    FCGX_Detach(fcgx);
+    if (r->aborted) {
+        request_abort(fcgx, r->flushed);
+    } else {
+        request_send(r, NULL, 0, 1);
+        /* The response is complete: free libfcgi's side of the request,
+         * keeping the connection when the web server asked for it. */
+        FCGX_Free(fcgx, !fcgx->keepConnection || r->write_failed);
+    }
+    lf_buf_reset(&r->out);
+    lf_log_set_request(0);
+}
+
+void lf_request_cleanup(void)
+{
+    lf_headers_free(&the_request.headers);
+    lf_buf_free(&the_request.out);
+    lf_buf_free(&the_request.hdr);
+}

@@ -1,0 +1,146 @@
+/* script.c - SCRIPT_FILENAME checks: lexical first, then realpath(3). */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "script.h"
+
+static int has_suffix(const char *s, size_t len, const char *suffix)
+{
+    size_t n = strlen(suffix);
+    return len > n && memcmp(s + len - n, suffix, n) == 0;
+}
+
+/* Is path equal to dir or below it (dir without trailing slash)? */
+static int is_below(const char *path, size_t len, const char *dir, size_t dlen)
+{
+    if (dlen == 1 && dir[0] == '/')
+        return path[0] == '/';
+    return len > dlen && memcmp(path, dir, dlen) == 0 && path[dlen] == '/';
+}
+
+int lf_root_init(lf_root_t *root, const char *dir, char *errbuf, size_t errlen)
+{
+    if (realpath(dir, root->real) == NULL) {
+        snprintf(errbuf, errlen, "invalid --root \"%s\" (%d: %s)", dir, errno, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (stat(root->real, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(errbuf, errlen, "invalid --root \"%s\": not a directory", dir);
+        return -1;
+    }
+    root->real_len = strlen(root->real);
+    if (dir[0] == '/') {
+        if (strlen(dir) >= sizeof(root->given)) {
+            snprintf(errbuf, errlen, "--root \"%s\" is too long", dir);
+            return -1;
+        }
+        strcpy(root->given, dir);
+    } else {
+        char cwd[4096];
+        if (getcwd(cwd, sizeof(cwd)) == NULL ||
+            (size_t)snprintf(root->given, sizeof(root->given), "%s/%s", cwd, dir) >= sizeof(root->given)) {
+            snprintf(errbuf, errlen, "--root \"%s\" is too long", dir);
+            return -1;
+        }
+    }
+    root->given_len = strlen(root->given);
+    while (root->given_len > 1 && root->given[root->given_len - 1] == '/')
+        root->given[--root->given_len] = '\0';
+    return 0;
+}
+
+/* Apache's mod_proxy_fcgi sends "proxy:fcgi://host:port/path". */
+static const char *strip_proxy_prefix(const char *p)
+{
+    if (strncmp(p, "proxy:", 6) != 0)
+        return p;
+    const char *scheme = strstr(p, "://");
+    if (scheme == NULL)
+        return p;
+    const char *slash = strchr(scheme + 3, '/');
+    return slash ? slash : p;
+}
+
+int lf_script_resolve(const lf_root_t *root, const char *param, char *out, size_t outlen,
+                      char *why, size_t whylen)
+{
+    if (param == NULL || param[0] == '\0') {
+        snprintf(why, whylen, "no SCRIPT_FILENAME");
+        return 404;
+    }
+    const char *path = strip_proxy_prefix(param);
+    size_t len = strlen(path);
+    if (len >= PATH_MAX || len >= outlen) {
+        snprintf(why, whylen, "script path too long (%zu bytes)", len);
+        return 403;
+    }
+    if (path[0] != '/') {
+        snprintf(why, whylen, "script path is not absolute");
+        return 403;
+    }
+    /* Refuse "." and ".." components outright: no escape to reason about. */
+    for (const char *c = path; *c; ) {
+        while (*c == '/')
+            c++;
+        const char *e = c;
+        while (*e && *e != '/')
+            e++;
+        size_t n = (size_t)(e - c);
+        if ((n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.')) {
+            snprintf(why, whylen, "script path has a \".\" or \"..\" component");
+            return 403;
+        }
+        if (n > NAME_MAX) {
+            snprintf(why, whylen, "script path has a name longer than %d bytes", NAME_MAX);
+            return 403;
+        }
+        c = e;
+    }
+    if (!has_suffix(path, len, ".lua")) {
+        snprintf(why, whylen, "script does not end in .lua");
+        return 403;
+    }
+    if (!is_below(path, len, root->given, root->given_len) &&
+        !is_below(path, len, root->real, root->real_len)) {
+        snprintf(why, whylen, "script is outside the root %s", root->real);
+        return 403;
+    }
+    char resolved[PATH_MAX];
+    if (realpath(path, resolved) == NULL) {
+        int err = errno;
+        snprintf(why, whylen, "realpath() failed (%d: %s)", err, strerror(err));
+        return (err == ENOENT || err == ENOTDIR) ? 404 : 403;
+    }
+    size_t rlen = strlen(resolved);
+    if (!is_below(resolved, rlen, root->real, root->real_len)) {
+        snprintf(why, whylen, "script resolves to %s, outside the root %s", resolved, root->real);
+        return 403;
+    }
+    if (!has_suffix(resolved, rlen, ".lua")) {
+        snprintf(why, whylen, "script resolves to %s, which does not end in .lua", resolved);
+        return 403;
+    }
+    struct stat st;
+    if (stat(resolved, &st) != 0) {
+        snprintf(why, whylen, "stat() failed (%d: %s)", errno, strerror(errno));
+        return errno == ENOENT ? 404 : 403;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(why, whylen, "script is not a regular file");
+        return 403;
+    }
+    if (rlen >= outlen) {
+        snprintf(why, whylen, "script path too long");
+        return 403;
+    }
+    memcpy(out, resolved, rlen + 1);
+    return 0;
+}

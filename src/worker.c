@@ -1,0 +1,255 @@
+/* worker.c - the keepalive-safe accept loop (design.md point 6): poll the
+ * listening socket and every idle kept-alive connection together, and
+ * serve whichever has a request, so no connection stalls behind another. */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#ifdef HAVE_SYS_PRCTL_H
+#include <sys/prctl.h>
+#endif
+
+#include <fcgiapp.h>
+
+#include "log.h"
+#include "request.h"
+#include "vm.h"
+#include "worker.h"
+
+/* Kept-alive connections one worker holds; the oldest idle one is closed
+ * when a new connection needs its slot (nginx retries a cached connection
+ * that fails). */
+#define LF_MAX_CONNS 64
+
+typedef struct {
+    FCGX_Request req;
+    unsigned long long last_used; /* 0 = free (no connection) */
+} lf_slot_t;
+
+static volatile sig_atomic_t quit_requested;   /* QUIT: finish, then exit */
+static volatile sig_atomic_t reopen_requested; /* USR1 */
+static volatile sig_atomic_t in_request;
+static int worker_id_value;
+static int worker_count_value = 1;
+
+int lf_worker_id(void)
+{
+    return worker_id_value;
+}
+
+int lf_worker_count(void)
+{
+    return worker_count_value;
+}
+
+static void worker_on_signal(int signo)
+{
+    switch (signo) {
+    case SIGTERM:
+    case SIGINT:
+        /* Stop now: a request in flight is abandoned (the web server
+         * answers 502), an idle worker leaves through the loop. */
+        if (in_request)
+            _exit(0);
+        quit_requested = 2;
+        break;
+    case SIGQUIT:
+        if (!quit_requested)
+            quit_requested = 1;
+        break;
+    case SIGUSR1:
+        reopen_requested = 1;
+        break;
+    default:
+        break;
+    }
+}
+
+void lf_worker_signals_install(void)
+{
+    static const int handled[] = {SIGTERM, SIGINT, SIGQUIT, SIGUSR1};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    /* SA_RESTART: libfcgi does not retry a read cut by a signal; poll is
+     * interrupted regardless, which is how the loop sees the flags. */
+    sa.sa_flags = SA_RESTART;
+    sa.sa_handler = worker_on_signal;
+    for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+        sigaction(handled[i], &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sa.sa_handler = SIG_DFL;
+    sigaction(SIGCHLD, &sa, NULL);
+}
+
+static int slot_fd(const lf_slot_t *s)
+{
+    return s->req.ipcFd;
+}
+
+/* Accept on (or read the next request of) a slot's connection and serve
+ * it; the slot stays busy while the web server keeps the connection. */
+static void worker_serve_slot(lf_slot_t *s, lf_vm_t *vm, const lf_worker_args_t *a,
+                              unsigned long long *served)
+{
+    int was_open = slot_fd(s) >= 0;
+    in_request = 1;
+    int rc = FCGX_Accept_r(&s->req);
+    if (rc < 0) {
+        in_request = 0;
+        if (rc != -EAGAIN && rc != -EWOULDBLOCK && rc != -EINTR)
+            lf_log_errno(LF_LOG_WARN, -rc, "FastCGI accept failed");
+        s->last_used = 0;
+        return;
+    }
+    if (!was_open && a->listen->is_inet6) {
+        int one = 1; /* libfcgi sets TCP_NODELAY for IPv4 only */
+        setsockopt(slot_fd(s), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    lf_vm_t *fresh = NULL;
+    if (vm == NULL) {
+        /* Development mode: a new VM for every request. */
+        char err[512];
+        fresh = lf_vm_new(a->conf, err, sizeof(err));
+        if (fresh == NULL)
+            lf_log(LF_LOG_ERR, "%s", err);
+    }
+    lf_request_serve(&s->req, vm ? vm : fresh, a->conf, a->root);
+    lf_vm_close(fresh);
+    in_request = 0;
+    (*served)++;
+    s->last_used = slot_fd(s) >= 0 ? *served : 0;
+}
+
+/* The slot for a new connection: a free one, else the longest idle. */
+static lf_slot_t *worker_free_slot(lf_slot_t *slots)
+{
+    lf_slot_t *oldest = &slots[0];
+    for (int i = 0; i < LF_MAX_CONNS; i++) {
+        if (slot_fd(&slots[i]) < 0)
+            return &slots[i];
+        if (slots[i].last_used < oldest->last_used)
+            oldest = &slots[i];
+    }
+    FCGX_Free(&oldest->req, 1);
+    oldest->last_used = 0;
+    return oldest;
+}
+
+static void worker_die_with_master(void)
+{
+#if defined(HAVE_PRCTL) && defined(PR_SET_PDEATHSIG)
+    /* A worker must not outlive the master, even mid-request. */
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+        lf_log_errno(LF_LOG_ALERT, errno, "prctl(PR_SET_PDEATHSIG) failed");
+#endif
+}
+
+int lf_worker_run(const lf_worker_args_t *a)
+{
+    const lf_conf_t *conf = a->conf;
+    worker_id_value = a->id;
+    worker_count_value = conf->workers > 0 ? (int)conf->workers : 1;
+    if (a->life_fd >= 0) {
+        worker_die_with_master();
+        if (getppid() == 1)
+            return 0; /* the master is already gone */
+    }
+
+    lf_vm_t *vm = NULL;
+    if (conf->code_cache) {
+        char err[512];
+        vm = lf_vm_new(conf, err, sizeof(err));
+        if (vm == NULL) {
+            lf_log(LF_LOG_EMERG, "worker %d cannot start: %s", a->id, err);
+            return LF_EXIT_FATAL;
+        }
+    }
+
+    lf_slot_t *slots = calloc(LF_MAX_CONNS, sizeof(*slots));
+    struct pollfd *fds = calloc(LF_MAX_CONNS + 2, sizeof(*fds));
+    lf_slot_t **owner = calloc(LF_MAX_CONNS + 2, sizeof(*owner));
+    if (slots == NULL || fds == NULL || owner == NULL) {
+        lf_log(LF_LOG_EMERG, "worker %d cannot start: out of memory", a->id);
+        free(slots);
+        free(fds);
+        free(owner);
+        lf_vm_close(vm);
+        return LF_EXIT_FATAL;
+    }
+    for (int i = 0; i < LF_MAX_CONNS; i++)
+        FCGX_InitRequest(&slots[i].req, a->listen->fd, 0);
+
+    lf_log(LF_LOG_INFO, "worker %d started", a->id);
+    unsigned long long served = 0;
+    int master_gone = 0;
+    for (;;) {
+        if (reopen_requested) {
+            reopen_requested = 0;
+            lf_log_reopen();
+        }
+        int stopping = quit_requested || master_gone ||
+                       (conf->max_requests > 0 && served >= (unsigned long long)conf->max_requests);
+        if (quit_requested == 2)
+            break;
+
+        nfds_t n = 0;
+        if (a->life_fd >= 0 && !master_gone) {
+            fds[n] = (struct pollfd){.fd = a->life_fd, .events = POLLIN};
+            owner[n++] = NULL;
+        }
+        int listen_idx = -1;
+        if (!stopping) {
+            listen_idx = (int)n;
+            fds[n] = (struct pollfd){.fd = a->listen->fd, .events = POLLIN};
+            owner[n++] = NULL;
+        }
+        for (int i = 0; i < LF_MAX_CONNS; i++)
+            if (slot_fd(&slots[i]) >= 0) {
+                fds[n] = (struct pollfd){.fd = slot_fd(&slots[i]), .events = POLLIN};
+                owner[n++] = &slots[i];
+            }
+        /* Stopping: serve what already waits on kept-alive connections, then go. */
+        int ready = poll(fds, n, stopping ? 0 : -1);
+        if (ready < 0) {
+            if (errno == EINTR)
+                continue;
+            lf_log_errno(LF_LOG_ALERT, errno, "poll() failed");
+            break;
+        }
+        if (ready == 0 && stopping)
+            break;
+        for (nfds_t i = 0; i < n; i++) {
+            if (fds[i].revents == 0)
+                continue;
+            if (owner[i]) {
+                worker_serve_slot(owner[i], vm, a, &served);
+            } else if ((int)i == listen_idx) {
+                worker_serve_slot(worker_free_slot(slots), vm, a, &served);
+            } else {
+                master_gone = 1;
+                lf_log(LF_LOG_NOTICE, "worker %d: the master is gone, exiting", a->id);
+            }
+        }
+    }
+
+    for (int i = 0; i < LF_MAX_CONNS; i++)
+        if (slot_fd(&slots[i]) >= 0)
+            FCGX_Free(&slots[i].req, 1);
+    free(slots);
+    free(fds);
+    free(owner);
+    lf_request_cleanup();
+    lf_vm_close(vm);
+    lf_log(LF_LOG_INFO, "worker %d exiting after %llu requests", a->id, served);
+    return 0;
+}

@@ -1,0 +1,30 @@
+/* worker.h - a worker process: poll, accept, serve, repeat. */
+#ifndef LF_WORKER_H
+#define LF_WORKER_H
+
+#include "conf.h"
+#include "listen.h"
+#include "script.h"
+
+/* Exit status of a worker that cannot start (the master backs off). */
+#define LF_EXIT_FATAL 2
+
+typedef struct {
+    const lf_conf_t *conf;
+    const lf_listen_t *listen;
+    const lf_root_t *root;
+    int id;       /* 0..workers-1, ngx.worker.id */
+    int life_fd;  /* read end of the master's pipe: EOF = master gone; -1 = no master */
+} lf_worker_args_t;
+
+/* Serve until told to stop; returns the exit status.  The caller exits. */
+int lf_worker_run(const lf_worker_args_t *args);
+
+/* Set by the master before fork: signal handlers a worker installs. */
+void lf_worker_signals_install(void);
+
+/* ngx.worker.* */
+int lf_worker_id(void);
+int lf_worker_count(void);
+
+#endif

@@ -1,0 +1,120 @@
+#!/usr/bin/env bats
+# The prefork master: worker count, respawn, signals, recycling.
+
+load lib/helpers
+
+setup_file() {
+    make_work
+    install_app process
+    start_luafpm --workers 2
+    start_nginx
+    # The SIGKILL test makes the master log the death at alert level.
+    export ALLOWED_LOG='killed by signal 9 \(SIGKILL\)'
+}
+
+teardown_file() {
+    teardown_common
+}
+
+# Wait until master $1 has exactly $2 workers; prints their PIDs.
+wait_workers() {
+    local i pids
+    for ((i = 0; i < 100; i++)); do
+        pids=$(worker_pids "$1")
+        if [ "$(grep -c . <<<"$pids")" = "$2" ]; then
+            echo "$pids"
+            return 0
+        fi
+        sleep 0.05
+    done
+    echo "master $1 has $(grep -c . <<<"$pids") workers, expected $2" >&2
+    return 1
+}
+
+# Start a second luafpm (its own port) in the test: sets PID2 and PORT2.
+start_second() {
+    PORT2=$(free_port)
+    "$LUAFPM_BIN" --listen "127.0.0.1:$PORT2" --root "$WORK/root" \
+        --error-log "$WORK/second.log" "$@" &
+    PID2=$!
+    wait_port "$PORT2"
+}
+
+@test "the master runs --workers workers" {
+    run wait_workers "$LF_PID" 2
+    [ "$status" -eq 0 ]
+}
+
+@test "both workers serve requests" {
+    local seen i
+    # Slow requests in parallel: one worker cannot take them all.
+    for i in 1 2 3 4; do
+        curl -s --max-time 10 "http://127.0.0.1:$NGX_PORT/slow.lua?ms=300" >"$WORK/par.$i" &
+    done
+    wait
+    seen=$(grep -h 'slow start' "$WORK"/par.* | awk '{print $3}' | sort -u | wc -l)
+    [ "$seen" -eq 2 ]
+    grep -c 'slow done' "$WORK"/par.* | grep -q ':1'
+}
+
+@test "a worker killed with SIGKILL is replaced and serving goes on" {
+    local before after victim
+    before=$(wait_workers "$LF_PID" 2)
+    victim=$(head -1 <<<"$before")
+    kill -KILL "$victim"
+    wait_gone "$victim" 5
+    after=$(wait_workers "$LF_PID" 2)
+    ! grep -qx "$victim" <<<"$after"
+    for i in 1 2 3 4 5 6; do
+        http GET /pid.lua
+        [ "$STATUS" = 200 ]
+    done
+    grep -q "worker [01] (pid $victim) killed by signal 9 (SIGKILL)" "$WORK/luafpm.log"
+}
+
+@test "--max-requests replaces a worker after N requests" {
+    start_second --workers 1 --max-requests 3
+    local pids=() i
+    for i in 1 2 3 4 5 6 7; do
+        pids+=("$(python3 "$TESTS_DIR/lib/fcgi_client.py" "127.0.0.1:$PORT2" \
+            --param "SCRIPT_FILENAME=$WORK/root/pid.lua" --param REQUEST_METHOD=GET | tail -1)")
+    done
+    stop_pid "$PID2"
+    # 7 requests, 3 per worker: three different workers, in runs of three.
+    [ "$(printf '%s\n' "${pids[@]}" | sort -u | wc -l)" -eq 3 ]
+    [ "${pids[0]}" = "${pids[2]}" ] && [ "${pids[3]}" = "${pids[5]}" ] && [ "${pids[0]}" != "${pids[3]}" ]
+}
+
+@test "SIGTERM stops the master and its workers with status 0" {
+    start_second --workers 2
+    local workers
+    workers=$(wait_workers "$PID2" 2)
+    kill -TERM "$PID2"
+    run wait "$PID2"
+    [ "$status" -eq 0 ]
+    for w in $workers; do
+        wait_gone "$w" 5
+    done
+}
+
+@test "no worker outlives a master that was killed" {
+    start_second --workers 2
+    local workers
+    workers=$(wait_workers "$PID2" 2)
+    kill -KILL "$PID2"
+    for w in $workers; do
+        wait_gone "$w" 5
+    done
+}
+
+@test "SIGQUIT lets a slow request finish, then the master exits 0" {
+    curl -sS --max-time 20 "http://127.0.0.1:$NGX_PORT/slow.lua?ms=1500" >"$WORK/slow.out" &
+    local curl_pid=$!
+    sleep 0.4
+    kill -QUIT "$LF_PID"
+    wait "$curl_pid"
+    grep -q 'slow done' "$WORK/slow.out"
+    wait_gone "$LF_PID" 10
+    grep -q 'SIGQUIT received' "$WORK/luafpm.log"
+    grep -q 'master exiting' "$WORK/luafpm.log"
+}

@@ -1,0 +1,17 @@
+-- what the request looks like from the handler
+ngx.header["X-Handler"] = "info"
+ngx.say("method=", ngx.req.get_method())
+ngx.say("uri=", ngx.var.uri)
+ngx.say("request_uri=", ngx.var.request_uri)
+ngx.say("args=", ngx.var.args)
+ngx.say("arg_a=", ngx.var.arg_a)
+ngx.say("cookie_c2=", ngx.var.cookie_c2)
+ngx.say("host=", ngx.var.host)
+ngx.say("remote_addr=", ngx.var.remote_addr)
+ngx.say("server_port=", ngx.var.server_port)
+ngx.say("scheme=", ngx.var.scheme)
+ngx.say("http_x_test=", ngx.var.http_x_test)
+ngx.say("document_root=", ngx.var.document_root)
+ngx.say("path_info=", ngx.var.path_info)
+ngx.say("nope=", ngx.var.no_such_variable)
+ngx.say("pid=", ngx.worker.pid())

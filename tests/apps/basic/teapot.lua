@@ -1,0 +1,3 @@
+ngx.header["X-Kept"] = "yes"
+ngx.exit(ngx.HTTP_NOT_FOUND)
+ngx.say("not reached")

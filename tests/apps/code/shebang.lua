@@ -1,0 +1,2 @@
+#!/usr/bin/env luajit
+ngx.say("shebang ok")

@@ -1,0 +1,3 @@
+ngx.say("partial")
+ngx.flush(true)
+error("failed after flush")

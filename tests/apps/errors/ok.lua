@@ -1,0 +1,1 @@
+ngx.say("still serving ", ngx.worker.pid())

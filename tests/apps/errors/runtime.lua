@@ -1,0 +1,3 @@
+ngx.header["X-Before"] = "set"
+local t = nil
+ngx.say(t.field)

@@ -1,0 +1,2 @@
+ngx.say("never")
+local x = = 1
