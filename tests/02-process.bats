@@ -90,8 +90,9 @@ start_second() {
     local workers
     workers=$(wait_workers "$PID2" 2)
     kill -TERM "$PID2"
-    run wait "$PID2"
-    [ "$status" -eq 0 ]
+    local rc=0
+    wait "$PID2" || rc=$?  # not `run`: its subshell cannot wait for our child
+    [ "$rc" -eq 0 ]
     for w in $workers; do
         wait_gone "$w" 5
     done
