@@ -379,7 +379,6 @@ static void request_drain_stdin(lf_request_t *r)
     char buf[8192];
     while (FCGX_GetStr(buf, sizeof(buf), r->fcgx->in) > 0)
         ;
-    r->stdin_done = 1;
 }
 
 /* Cut the response: the web server must not take it as complete.  A

@@ -35,7 +35,6 @@ typedef struct {
     unsigned header_only : 1;   /* HEAD: the body is not sent */
     unsigned eof : 1;           /* ngx.eof: later output is dropped */
     unsigned aborted : 1;       /* the connection is to be cut */
-    unsigned stdin_done : 1;
     unsigned write_failed : 1;  /* the web server went away */
     lf_headers_t headers;
     lf_buf_t out;               /* body not yet sent */

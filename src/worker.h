@@ -20,7 +20,7 @@ typedef struct {
 /* Serve until told to stop; returns the exit status.  The caller exits. */
 int lf_worker_run(const lf_worker_args_t *args);
 
-/* Set by the master before fork: signal handlers a worker installs. */
+/* The signal handlers of a worker (or of the --workers 0 process). */
 void lf_worker_signals_install(void);
 
 /* ngx.worker.* */
