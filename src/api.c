@@ -2,6 +2,8 @@
  * metatable because they belong to the request, not to the table. */
 #include "config.h"
 
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -115,9 +117,53 @@ static void api_worker_init(lua_State *L)
     lua_setfield(L, -2, "worker");
 }
 
+/* ngx.get_phase(): "content" in a request; the rest is init code. */
+static int api_get_phase(lua_State *L)
+{
+    lua_pushstring(L, lf_request_current ? "content" : "init");
+    return 1;
+}
+
+static int api_config_prefix(lua_State *L)
+{
+    lua_pushvalue(L, lua_upvalueindex(1));
+    return 1;
+}
+
+static int api_config_nginx_configure(lua_State *L)
+{
+    lua_pushliteral(L, "");
+    return 1;
+}
+
+/* ngx.config: the API level luafpm follows, so libraries that check
+ * ngx_lua_version accept it (lua-nginx-module 0.10.26, OpenResty 1.25.3).
+ * prefix() is the script root, with a trailing slash as nginx's prefix. */
+static void api_config_init(lua_State *L, const lf_conf_t *conf)
+{
+    char root[PATH_MAX];
+    const char *dir = conf && conf->root && realpath(conf->root, root) ? root : ".";
+    lua_createtable(L, 0, 8);
+    lua_pushliteral(L, "http");
+    lua_setfield(L, -2, "subsystem");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "debug");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "is_console");
+    lua_pushinteger(L, 10026);
+    lua_setfield(L, -2, "ngx_lua_version");
+    lua_pushinteger(L, 1025003);
+    lua_setfield(L, -2, "nginx_version");
+    lua_pushfstring(L, "%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/");
+    lua_pushcclosure(L, api_config_prefix, 1);
+    lua_setfield(L, -2, "prefix");
+    lua_pushcfunction(L, api_config_nginx_configure);
+    lua_setfield(L, -2, "nginx_configure");
+    lua_setfield(L, -2, "config");
+}
+
 void lf_api_init(lua_State *L, const lf_conf_t *conf)
 {
-    (void)conf;
     lua_createtable(L, 0, 96);                       /* sp: ngx */
     lua_pushlightuserdata(L, NULL);                  /* ngx.null, as cjson.null */
     lua_setfield(L, -2, "null");
@@ -126,8 +172,12 @@ void lf_api_init(lua_State *L, const lf_conf_t *conf)
     lf_api_req_init(L);
     lf_api_log_init(L);
     api_worker_init(L);
+    api_config_init(L, conf);
+    lua_pushcfunction(L, api_get_phase);
+    lua_setfield(L, -2, "get_phase");
     lf_api_string_init(L);
     lf_api_time_init(L);
+    lf_api_coroutine_init(L);
 
     lua_createtable(L, 0, 2);                        /* sp: ngx, mt */
     lua_pushcfunction(L, api_ngx_index);

@@ -17,6 +17,7 @@ void lf_api_req_init(lua_State *L);
 void lf_api_log_init(lua_State *L);
 void lf_api_string_init(lua_State *L);
 void lf_api_time_init(lua_State *L);
+void lf_api_coroutine_init(lua_State *L);
 
 /* Refresh the cached clock of ngx.time/ngx.now (at each request start). */
 void lf_api_time_update(void);

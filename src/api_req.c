@@ -1,11 +1,17 @@
-/* api_req.c - ngx.req: what the request says about itself. */
+/* api_req.c - ngx.req: what the request says about itself, its
+ * arguments, headers and body. */
 #include "config.h"
 
+#include <ctype.h>
 #include <string.h>
 
 #include <lauxlib.h>
 
 #include "api.h"
+#include "log.h"
+
+#define LF_MAX_ARGS 100     /* lua-nginx-module's default for *_args */
+#define LF_MAX_HEADERS 100  /* and for get_headers */
 
 static int api_req_get_method(lua_State *L)
 {
@@ -19,8 +25,10 @@ static int api_req_http_version(lua_State *L)
 {
     lf_request_t *r = lf_api_request(L);
     const char *p = lf_request_param(r, "SERVER_PROTOCOL");
-    if (p == NULL)
-        return 0;
+    if (p == NULL) {
+        lua_pushnil(L);
+        return 1;
+    }
     if (strcmp(p, "HTTP/1.1") == 0)
         lua_pushnumber(L, 1.1);
     else if (strcmp(p, "HTTP/1.0") == 0)
@@ -32,7 +40,7 @@ static int api_req_http_version(lua_State *L)
     else if (strcmp(p, "HTTP/0.9") == 0)
         lua_pushnumber(L, 0.9);
     else
-        return 0;
+        lua_pushnil(L);
     return 1;
 }
 
@@ -43,18 +51,280 @@ static int api_req_start_time(lua_State *L)
     return 1;
 }
 
+/* The max argument of the *_args / get_headers functions: 0 = no limit. */
+static int api_req_max(lua_State *L, int idx, int dflt)
+{
+    if (lua_isnoneornil(L, idx))
+        return dflt;
+    int max = luaL_checkint(L, idx);
+    return max < 0 ? 0 : max;
+}
+
+/* ngx.req.get_uri_args(max?) */
+static int api_req_get_uri_args(lua_State *L)
+{
+    lf_request_t *r = lf_api_request(L);
+    int max = api_req_max(L, 1, LF_MAX_ARGS);
+    size_t len;
+    const char *args = lf_request_args(r, &len);
+    return lf_api_decode_args(L, args, len, max);
+}
+
+/* ngx.req.set_uri_args(str | table): what ngx.var.args and get_uri_args
+ * read from now on. */
+static int api_req_set_uri_args(lua_State *L)
+{
+    lf_request_t *r = lf_api_request(L);
+    if (lua_istable(L, 1)) {
+        lua_getfield(L, LUA_GLOBALSINDEX, "ngx");
+        lua_getfield(L, -1, "encode_args");
+        lua_pushvalue(L, 1);
+        lua_call(L, 1, 1);
+    } else if (lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER) {
+        lua_pushstring(L, lua_tostring(L, 1));
+    } else {
+        return luaL_argerror(L, 1, "string or table expected");
+    }
+    luaL_unref(L, LUA_REGISTRYINDEX, r->args_ref);
+    r->args_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+/* ngx.req.read_body(): a failure is the request's failure (500 before any
+ * output) with the cause in the error log. */
+static int api_req_read_body(lua_State *L)
+{
+    lf_request_t *r = lf_api_request(L);
+    char err[512];
+    if (lf_body_read(r, err, sizeof(err)) != 0)
+        return luaL_error(L, "failed to read the request body: %s", err);
+    return 0;
+}
+
+static int api_req_discard_body(lua_State *L)
+{
+    lf_body_discard(lf_api_request(L));
+    return 0;
+}
+
+/* ngx.req.get_body_data(max_bytes?): nil unless read into memory. */
+static int api_req_get_body_data(lua_State *L)
+{
+    lf_request_t *r = lf_api_request(L);
+    if (r->body_state != LF_BODY_READ || r->body_fd >= 0 || r->body.len == 0) {
+        lua_pushnil(L);
+        return 1;
+    }
+    size_t n = r->body.len;
+    if (!lua_isnoneornil(L, 1)) {
+        lua_Integer max = luaL_checkinteger(L, 1);
+        if (max > 0 && (size_t)max < n)
+            n = (size_t)max;
+    }
+    lua_pushlstring(L, r->body.data, n);
+    return 1;
+}
+
+static int api_req_get_body_file(lua_State *L)
+{
+    lf_request_t *r = lf_api_request(L);
+    if (r->body_path == NULL) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pushstring(L, r->body_path);
+    return 1;
+}
+
+/* ngx.req.get_post_args(max?): the form in the body read by read_body. */
+static int api_req_get_post_args(lua_State *L)
+{
+    lf_request_t *r = lf_api_request(L);
+    int max = api_req_max(L, 1, LF_MAX_ARGS);
+    if (r->body_state == LF_BODY_UNREAD)
+        return luaL_error(L, "no request body found; maybe you should turn on lua_need_request_body?");
+    if (r->body_fd >= 0) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "request body in temp file not supported");
+        return 2;
+    }
+    if (r->body_state == LF_BODY_DISCARDED) {
+        lua_newtable(L);
+        return 1;
+    }
+    return lf_api_decode_args(L, r->body.data ? r->body.data : "", r->body.len, max);
+}
+
+/* A header name as the client most likely wrote it: HTTP_X_ONE -> X-One. */
+static void api_req_push_header_name(lua_State *L, const char *p, size_t n, int raw)
+{
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    int word_start = 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '_') {
+            luaL_addchar(&b, '-');
+            word_start = 1;
+            continue;
+        }
+        luaL_addchar(&b, (char)(raw && word_start ? toupper(c) : tolower(c)));
+        word_start = 0;
+    }
+    luaL_pushresult(&b);
+}
+
+/* Add value (at the top) under the name below it; repeats make a table. */
+static void api_req_add_header(lua_State *L, int t)
+{
+    lua_pushvalue(L, -2);
+    lua_rawget(L, t);                                /* sp: name, value, old */
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_rawset(L, t);
+        return;
+    }
+    if (lua_istable(L, -1)) {
+        lua_pushvalue(L, -2);
+        lua_rawseti(L, -2, (int)lua_objlen(L, -2) + 1);
+        lua_pop(L, 3);
+        return;
+    }
+    lua_createtable(L, 2, 0);                        /* sp: name, value, old, list */
+    lua_insert(L, -2);
+    lua_rawseti(L, -2, 1);
+    lua_insert(L, -2);                               /* sp: name, list, value */
+    lua_rawseti(L, -2, 2);
+    lua_rawset(L, t);
+}
+
+/* ngx.req.get_headers(max?, raw?): from the HTTP_* params (plus
+ * CONTENT_TYPE and CONTENT_LENGTH, which nginx sends without the prefix).
+ * Keys are lower-case and the table's lookups accept any case and '_';
+ * with raw, keys are in the usual Title-Case (FastCGI does not keep the
+ * client's spelling) and lookups are exact. */
+static int api_req_get_headers(lua_State *L)
+{
+    lf_request_t *r = lf_api_request(L);
+    int max = api_req_max(L, 1, LF_MAX_HEADERS);
+    int raw = lua_toboolean(L, 2);
+    lua_createtable(L, 0, 8);
+    int t = lua_gettop(L), count = 0;
+    for (char **e = r->fcgx->envp; e && *e; e++) {
+        const char *name, *eq = strchr(*e, '=');
+        if (eq == NULL)
+            continue;
+        size_t n = (size_t)(eq - *e);
+        if (n > 5 && memcmp(*e, "HTTP_", 5) == 0) {
+            name = *e + 5;
+            n -= 5;
+        } else if ((n == 12 && memcmp(*e, "CONTENT_TYPE", 12) == 0) ||
+                   (n == 14 && memcmp(*e, "CONTENT_LENGTH", 14) == 0)) {
+            if (eq[1] == '\0')
+                continue; /* nginx always sends them; empty = no such header */
+            name = *e;
+        } else {
+            continue;
+        }
+        if (max > 0 && count == max) {
+            lua_pushliteral(L, "truncated");
+            return 2;
+        }
+        count++;
+        api_req_push_header_name(L, name, n, raw);
+        lua_pushstring(L, eq + 1);
+        api_req_add_header(L, t);
+    }
+    if (!raw) {
+        lua_pushvalue(L, lua_upvalueindex(1));
+        lua_setmetatable(L, t);
+    }
+    return 1;
+}
+
+/* get_headers' __index: "X_One" finds "x-one". */
+static int api_req_headers_index(lua_State *L)
+{
+    size_t n;
+    const char *k = lua_tolstring(L, 2, &n);
+    if (k == NULL || lua_type(L, 2) != LUA_TSTRING)
+        return 0;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (size_t i = 0; i < n; i++)
+        luaL_addchar(&b, k[i] == '_' ? '-' : (char)tolower((unsigned char)k[i]));
+    luaL_pushresult(&b);
+    lua_rawget(L, 1);
+    return 1;
+}
+
+static int api_req_is_internal(lua_State *L)
+{
+    lf_api_request(L);
+    lua_pushboolean(L, 0);
+    return 1;
+}
+
+/* What FastCGI cannot do: the function exists and says why it fails. */
+static int api_unsupported(lua_State *L)
+{
+    return luaL_error(L, "%s", lua_tostring(L, lua_upvalueindex(1)));
+}
+
+static void api_set_unsupported(lua_State *L, const char *name, const char *why)
+{
+    lua_pushfstring(L, "%s is not supported by luafpm: %s", name, why);
+    lua_pushcclosure(L, api_unsupported, 1);
+    lua_setfield(L, -2, strrchr(name, '.') + 1);
+}
+
 void lf_api_req_init(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         {"get_method", api_req_get_method},
         {"http_version", api_req_http_version},
         {"start_time", api_req_start_time},
+        {"get_uri_args", api_req_get_uri_args},
+        {"set_uri_args", api_req_set_uri_args},
+        {"read_body", api_req_read_body},
+        {"discard_body", api_req_discard_body},
+        {"get_body_data", api_req_get_body_data},
+        {"get_body_file", api_req_get_body_file},
+        {"get_post_args", api_req_get_post_args},
+        {"is_internal", api_req_is_internal},
         {NULL, NULL},
     };
-    lua_createtable(L, 0, 24);                       /* sp: ngx, req */
+    static const char *const no_headers =
+        "the request headers belong to the web server; FastCGI passes a read-only copy";
+    static const char *const no_body =
+        "the request body comes from the web server as a read-only stream";
+    lua_createtable(L, 0, 32);                       /* sp: ngx, req */
     for (const luaL_Reg *f = fns; f->name; f++) {
         lua_pushcfunction(L, f->func);
         lua_setfield(L, -2, f->name);
     }
+    lua_createtable(L, 0, 1);                        /* get_headers' metatable */
+    lua_pushcfunction(L, api_req_headers_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushcclosure(L, api_req_get_headers, 1);
+    lua_setfield(L, -2, "get_headers");
+
+    api_set_unsupported(L, "ngx.req.socket", "FastCGI gives the worker no access to the client connection");
+    api_set_unsupported(L, "ngx.req.raw_header", "FastCGI passes headers as parameters, not the raw request");
+    api_set_unsupported(L, "ngx.req.set_header", no_headers);
+    api_set_unsupported(L, "ngx.req.clear_header", no_headers);
+    api_set_unsupported(L, "ngx.req.set_method", "the method is the web server's; there is no later phase to change it for");
+    api_set_unsupported(L, "ngx.req.set_uri", "internal redirects happen inside the web server, not over FastCGI");
+    api_set_unsupported(L, "ngx.req.set_body_data", no_body);
+    api_set_unsupported(L, "ngx.req.set_body_file", no_body);
+    api_set_unsupported(L, "ngx.req.init_body", no_body);
+    api_set_unsupported(L, "ngx.req.append_body", no_body);
+    api_set_unsupported(L, "ngx.req.finish_body", no_body);
     lua_setfield(L, -2, "req");                      /* sp: ngx */
+
+    lua_createtable(L, 0, 2);                        /* sp: ngx, location */
+    api_set_unsupported(L, "ngx.location.capture", "subrequests run inside nginx; a FastCGI backend cannot make them");
+    api_set_unsupported(L, "ngx.location.capture_multi", "subrequests run inside nginx; a FastCGI backend cannot make them");
+    lua_setfield(L, -2, "location");
+    api_set_unsupported(L, "ngx.exec", "internal redirects happen inside the web server, not over FastCGI");
 }

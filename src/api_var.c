@@ -85,11 +85,18 @@ static int api_var_index(lua_State *L)
 
     if (strcmp(name, "uri") == 0 || strcmp(name, "document_uri") == 0)
         return push_param(L, r, "DOCUMENT_URI", 0) || push_param(L, r, "SCRIPT_NAME", 0);
-    if (strcmp(name, "args") == 0 || strcmp(name, "query_string") == 0)
-        return push_param(L, r, "QUERY_STRING", 1);
+    if (strcmp(name, "args") == 0 || strcmp(name, "query_string") == 0) {
+        size_t alen;
+        const char *a = lf_request_args(r, &alen);
+        if (alen == 0)
+            return 0;
+        lua_pushlstring(L, a, alen);
+        return 1;
+    }
     if (strcmp(name, "is_args") == 0) {
-        const char *q = lf_request_param(r, "QUERY_STRING");
-        lua_pushstring(L, q && q[0] ? "?" : "");
+        size_t alen;
+        lf_request_args(r, &alen);
+        lua_pushstring(L, alen ? "?" : "");
         return 1;
     }
     if (strcmp(name, "host") == 0)
@@ -107,8 +114,10 @@ static int api_var_index(lua_State *L)
         lua_pushfstring(L, "%s %s %s", m, u, p ? p : "HTTP/1.0");
         return 1;
     }
-    if (strncmp(name, "arg_", 4) == 0)
-        return push_list_value(L, lf_request_param(r, "QUERY_STRING"), name + 4, len - 4, '&');
+    if (strncmp(name, "arg_", 4) == 0) {
+        size_t alen;
+        return push_list_value(L, lf_request_args(r, &alen), name + 4, len - 4, '&');
+    }
     if (strncmp(name, "cookie_", 7) == 0)
         return push_list_value(L, lf_request_param(r, "HTTP_COOKIE"), name + 7, len - 7, ';');
 
@@ -123,10 +132,23 @@ static int api_var_index(lua_State *L)
     return push_param(L, r, upper, 0);
 }
 
+/* ngx.var[name] = value: only $args (and $query_string) are writable,
+ * as in nginx; get_uri_args and $arg_* follow. */
 static int api_var_newindex(lua_State *L)
 {
-    lf_api_request(L);
+    lf_request_t *r = lf_api_request(L);
     const char *name = luaL_checkstring(L, 2);
+    if (strcmp(name, "args") == 0 || strcmp(name, "query_string") == 0) {
+        if (lua_isnil(L, 3))
+            lua_pushliteral(L, "");
+        else if (lua_type(L, 3) == LUA_TSTRING || lua_type(L, 3) == LUA_TNUMBER)
+            lua_pushstring(L, lua_tostring(L, 3));
+        else
+            return luaL_error(L, "bad variable value");
+        luaL_unref(L, LUA_REGISTRYINDEX, r->args_ref);
+        r->args_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        return 0;
+    }
     return luaL_error(L, "variable \"%s\" not found for writing; maybe it is a built-in variable that is not changeable or you forgot to use \"set $%s '';\" in the config file to define it first",
                       name, name);
 }

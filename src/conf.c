@@ -50,6 +50,8 @@ static const lf_option_t options[] = {
      "prepended to package.path"},
     {"lua-cpath", 0, LF_OPT_STRING, OFF(lua_cpath), "STR", 0, 0, 1,
      "prepended to package.cpath"},
+    {"tmp-dir", 0, LF_OPT_STRING, OFF(tmp_dir), "DIR", 0, 0, 1,
+     "request bodies over 16 KiB are spooled here (default $TMPDIR, else /tmp)"},
     {"max-requests", 0, LF_OPT_INT, OFF(max_requests), "N", 0, LLONG_MAX, 1,
      "replace a worker after N requests (default 0 = never)"},
     {"error-log", 'e', LF_OPT_STRING, OFF(error_log), "FILE|stderr", 0, 0, 1,
@@ -266,7 +268,9 @@ static int conf_defaults(lf_conf_t *conf)
         conf->help = 0;
     if (conf->version == LF_UNSET)
         conf->version = 0;
-    if (set_default_string(&conf->root, ".") != 0 ||
+    const char *tmp = getenv("TMPDIR");
+    if (set_default_string(&conf->tmp_dir, tmp && tmp[0] ? tmp : "/tmp") != 0 ||
+        set_default_string(&conf->root, ".") != 0 ||
         set_default_string(&conf->error_log, "stderr") != 0)
         return -1;
     return 0;

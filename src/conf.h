@@ -16,6 +16,7 @@ typedef struct {
     int code_cache; /* 0/1 */
     char *lua_path;
     char *lua_cpath;
+    char *tmp_dir;
     long long max_requests;
     char *error_log;
     int log_level;

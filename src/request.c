@@ -58,6 +58,22 @@ const char *lf_request_param(const lf_request_t *r, const char *name)
     return FCGX_GetParam(name, r->fcgx->envp);
 }
 
+const char *lf_request_args(lf_request_t *r, size_t *len)
+{
+    if (r->args_ref != LUA_NOREF) {
+        lua_State *L = r->vm->L;
+        lua_rawgeti(L, LUA_REGISTRYINDEX, r->args_ref);
+        const char *a = lua_tolstring(L, -1, len); /* anchored by the registry */
+        lua_pop(L, 1);
+        return a;
+    }
+    const char *q = lf_request_param(r, "QUERY_STRING");
+    if (q == NULL)
+        q = "";
+    *len = strlen(q);
+    return q;
+}
+
 /* Output: the header block and body gather in r->out and leave as
  * FastCGI STDOUT records through writev(2) -- one system call for a small
  * response, records included.  libfcgi's own output stream is not used. */
@@ -185,11 +201,15 @@ static int request_serialize_headers(lf_request_t *r, int streaming)
         rc |= reason ? lf_buf_appendf(o, "Status: %d %s\r\n", status, reason)
                      : lf_buf_appendf(o, "Status: %d\r\n", status);
     }
-    int has_type = 0;
+    /* 204 has no body, hence no type (nginx's header filter agrees). */
+    int has_type = status == 204;
     lf_headers_t *h = &r->headers;
     for (size_t i = 0; i < h->n; i++) {
-        if (!has_type && lf_headers_name_eq(lf_header_name(h, i), h->v[i].name_len, "content-type", 12))
+        if (lf_headers_name_eq(lf_header_name(h, i), h->v[i].name_len, "content-type", 12)) {
+            if (status == 204)
+                continue;
             has_type = 1;
+        }
         rc |= lf_buf_append(o, lf_header_name(h, i), h->v[i].name_len);
         rc |= lf_buf_append(o, ": ", 2);
         rc |= lf_buf_append(o, lf_header_value(h, i), h->v[i].value_len);
@@ -335,6 +355,18 @@ static void request_exit(lf_request_t *r)
         r->status = code;
 }
 
+/* ngx.sleep: a worker serves one request at a time, so waiting here
+ * holds up nobody else. */
+static void request_sleep(double seconds)
+{
+    struct timespec left;
+    left.tv_sec = (time_t)seconds;
+    left.tv_nsec = (long)((seconds - (double)left.tv_sec) * 1e9);
+    while (nanosleep(&left, &left) != 0 && errno == EINTR)
+        ;
+    lf_api_time_update();
+}
+
 /* Run the handler: factory -> fresh closure -> fresh env -> resume loop. */
 static void request_run(lf_request_t *r)
 {
@@ -366,7 +398,17 @@ static void request_run(lf_request_t *r)
             request_exit(r);
             break;
         }
-        /* A bare coroutine.yield() from the handler itself: resume it. */
+        if (r->yield == LF_YIELD_ABORT) {
+            lua_settop(co, 0);
+            lua_rawgeti(co, LUA_REGISTRYINDEX, r->abort_ref);
+            request_failed(r, L, co);
+            break;
+        }
+        if (r->yield == LF_YIELD_SLEEP)
+            request_sleep(r->sleep_seconds);
+        /* Resume: after a sleep, or a bare coroutine.yield() that reached
+         * the handler's own coroutine. */
+        r->yield = LF_YIELD_NONE;
         lua_settop(co, 0);
         rc = lua_resume(co, 0);
     }
@@ -408,16 +450,22 @@ void lf_request_serve(FCGX_Request *fcgx, lf_vm_t *vm, const lf_conf_t *conf,
 {
     lf_request_t *r = &the_request;
     lf_headers_t headers = r->headers; /* keep the buffers' memory */
-    lf_buf_t out = r->out, hdr = r->hdr;
+    lf_buf_t out = r->out, hdr = r->hdr, body = r->body;
     memset(r, 0, sizeof(*r));
     lf_headers_reset(&headers);
     lf_buf_reset(&out);
+    lf_buf_reset(&body);
     r->headers = headers;
     r->out = out;
     r->hdr = hdr;
+    r->body = body;
     r->fcgx = fcgx;
+    r->conf = conf;
     r->vm = vm;
     r->ctx_ref = LUA_NOREF;
+    r->abort_ref = LUA_NOREF;
+    r->args_ref = LUA_NOREF;
+    r->body_fd = -1;
     r->number = ++request_counter;
     lf_api_time_update();
     r->start_time = lf_api_time_now();
@@ -436,9 +484,13 @@ void lf_request_serve(FCGX_Request *fcgx, lf_vm_t *vm, const lf_conf_t *conf,
         request_run(r);
     }
     request_drain_stdin(r);
-    if (r->ctx_ref != LUA_NOREF)
+    lf_body_done(r);
+    if (vm) {
         luaL_unref(vm->L, LUA_REGISTRYINDEX, r->ctx_ref);
-    r->ctx_ref = LUA_NOREF;
+        luaL_unref(vm->L, LUA_REGISTRYINDEX, r->abort_ref);
+        luaL_unref(vm->L, LUA_REGISTRYINDEX, r->args_ref);
+    }
+    r->ctx_ref = r->abort_ref = r->args_ref = LUA_NOREF;
     r->script = NULL;
     lf_request_current = NULL;
 
@@ -463,4 +515,5 @@ void lf_request_cleanup(void)
     lf_headers_free(&the_request.headers);
     lf_buf_free(&the_request.out);
     lf_buf_free(&the_request.hdr);
+    lf_buf_free(&the_request.body);
 }

@@ -15,10 +15,24 @@
 typedef enum {
     LF_YIELD_NONE = 0, /* a plain coroutine.yield reached the top */
     LF_YIELD_EXIT,     /* ngx.exit / ngx.redirect: the request is done */
+    LF_YIELD_SLEEP,    /* ngx.sleep: wait, then resume */
+    LF_YIELD_ABORT,    /* an error that no pcall may catch (coroutine.wrap) */
 } lf_yield_t;
+
+/* What ngx.req.read_body / discard_body did with the request body. */
+typedef enum {
+    LF_BODY_UNREAD = 0, /* stdin untouched (drained at the end) */
+    LF_BODY_READ,       /* in r->body, or spooled to r->body_path */
+    LF_BODY_DISCARDED,
+} lf_body_state_t;
+
+/* Bodies up to this size stay in memory, larger ones go to a temporary
+ * file: OpenResty's default client_body_buffer_size on 64-bit systems. */
+#define LF_BODY_BUFFER_SIZE (16 * 1024)
 
 typedef struct {
     FCGX_Request *fcgx;
+    const lf_conf_t *conf;
     lf_vm_t *vm;
     lua_State *co;              /* the handler's coroutine */
     const char *script;         /* resolved path */
@@ -29,6 +43,13 @@ typedef struct {
     int exit_code;              /* argument of ngx.exit */
     lf_yield_t yield;
     int ctx_ref;                /* ngx.ctx, LUA_NOREF until used */
+    double sleep_seconds;       /* argument of ngx.sleep */
+    int abort_ref;              /* LF_YIELD_ABORT's error value */
+    lf_body_state_t body_state;
+    int body_fd;                /* spooled body, else -1 */
+    const char *body_path;      /* its name, removed at the end */
+    unsigned long long body_len;
+    int args_ref;               /* ngx.var.args once written, else LUA_NOREF */
     unsigned headers_sent : 1;    /* frozen: output has begun */
     unsigned headers_written : 1; /* serialized into the stream */
     unsigned flushed : 1;       /* output reached the socket */
@@ -39,6 +60,7 @@ typedef struct {
     lf_headers_t headers;
     lf_buf_t out;               /* body not yet sent */
     lf_buf_t hdr;               /* the serialized header block */
+    lf_buf_t body;              /* an in-memory request body */
 } lf_request_t;
 
 /* The request being served, NULL outside one (init, between requests). */
@@ -55,5 +77,15 @@ int lf_request_flush(lf_request_t *r);
 /* A complete response with nginx's kind of error page, before any output. */
 void lf_request_error_page(lf_request_t *r, int status);
 const char *lf_request_status_reason(int status);
+/* The query string as ngx.var.args sees it now ("" when there is none). */
+const char *lf_request_args(lf_request_t *r, size_t *len);
+
+/* request_body.c: read the whole body into memory or a temporary file
+ * (0, or -1 with the reason in err); discard it; forget it at the end. */
+int lf_body_read(lf_request_t *r, char *err, size_t errlen);
+void lf_body_discard(lf_request_t *r);
+void lf_body_done(lf_request_t *r);
+/* From a signal handler: remove a spooled file (async-signal-safe). */
+void lf_body_unlink_on_kill(void);
 
 #endif

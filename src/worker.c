@@ -56,8 +56,10 @@ static void worker_on_signal(int signo)
     case SIGINT:
         /* Stop now: a request in flight is abandoned (the web server
          * answers 502), an idle worker leaves through the loop. */
-        if (in_request)
+        if (in_request) {
+            lf_body_unlink_on_kill();
             _exit(0);
+        }
         quit_requested = 2;
         break;
     case SIGQUIT:

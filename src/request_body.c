@@ -1,0 +1,152 @@
+/* request_body.c - the request body (FastCGI stdin): read on demand by
+ * ngx.req.read_body, kept in memory up to LF_BODY_BUFFER_SIZE and spooled
+ * to a temporary file beyond, as OpenResty does with client_body_buffer_size.
+ * Either way memory stays flat whatever the body's size. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "request.h"
+
+#define LF_BODY_CHUNK (64 * 1024)
+
+/* The spooled file's name, also for the signal handler that ends a worker
+ * in the middle of a request. */
+static char spool_path[PATH_MAX];
+static volatile sig_atomic_t spool_active;
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int body_spool_open(lf_request_t *r, char *err, size_t errlen)
+{
+    int n = snprintf(spool_path, sizeof(spool_path), "%s/luafpm-body-XXXXXX", r->conf->tmp_dir);
+    if (n < 0 || (size_t)n >= sizeof(spool_path)) {
+        snprintf(err, errlen, "--tmp-dir \"%s\" is too long", r->conf->tmp_dir);
+        return -1;
+    }
+    int fd = mkostemp(spool_path, O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create a temporary file in \"%s\" for the request body (%d: %s)",
+                 r->conf->tmp_dir, errno, strerror(errno));
+        return -1;
+    }
+    spool_active = 1;
+    r->body_fd = fd;
+    r->body_path = spool_path;
+    /* What is in memory so far moves to the file. */
+    if (write_all(fd, r->body.data, r->body.len) != 0) {
+        snprintf(err, errlen, "cannot write the request body to \"%s\" (%d: %s)", spool_path, errno,
+                 strerror(errno));
+        return -1;
+    }
+    lf_buf_reset(&r->body);
+    return 0;
+}
+
+/* CONTENT_LENGTH as a number, -1 when absent or not a plain number. */
+static long long body_expected_length(lf_request_t *r)
+{
+    const char *cl = lf_request_param(r, "CONTENT_LENGTH");
+    if (cl == NULL || cl[0] < '0' || cl[0] > '9')
+        return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(cl, &end, 10);
+    return errno || *end != '\0' ? -1 : v;
+}
+
+int lf_body_read(lf_request_t *r, char *err, size_t errlen)
+{
+    if (r->body_state != LF_BODY_UNREAD)
+        return 0;
+    r->body_state = LF_BODY_READ;
+    long long expected = body_expected_length(r);
+    if (expected > LF_BODY_BUFFER_SIZE && body_spool_open(r, err, errlen) != 0)
+        return -1;
+
+    char chunk[LF_BODY_CHUNK];
+    for (;;) {
+        int n = FCGX_GetStr(chunk, (int)sizeof(chunk), r->fcgx->in);
+        if (n <= 0)
+            break;
+        r->body_len += (unsigned long long)n;
+        if (r->body_fd < 0 && r->body.len + (size_t)n > LF_BODY_BUFFER_SIZE &&
+            body_spool_open(r, err, errlen) != 0)
+            return -1;
+        if (r->body_fd >= 0) {
+            if (write_all(r->body_fd, chunk, (size_t)n) != 0) {
+                snprintf(err, errlen, "cannot write the request body to \"%s\" (%d: %s)",
+                         spool_path, errno, strerror(errno));
+                return -1;
+            }
+        } else if (lf_buf_append(&r->body, chunk, (size_t)n) != 0) {
+            snprintf(err, errlen, "out of memory reading the request body");
+            return -1;
+        }
+    }
+    int e = FCGX_GetError(r->fcgx->in);
+    if (e != 0) {
+        snprintf(err, errlen, "reading the request body failed (%d: %s)", e,
+                 e > 0 ? strerror(e) : "FastCGI protocol error");
+        return -1;
+    }
+    if (expected >= 0 && r->body_len != (unsigned long long)expected) {
+        snprintf(err, errlen, "the request body has %llu bytes but CONTENT_LENGTH says %lld",
+                 r->body_len, expected);
+        return -1;
+    }
+    return 0;
+}
+
+void lf_body_discard(lf_request_t *r)
+{
+    if (r->body_state != LF_BODY_UNREAD)
+        return;
+    r->body_state = LF_BODY_DISCARDED;
+    char chunk[8192];
+    while (FCGX_GetStr(chunk, (int)sizeof(chunk), r->fcgx->in) > 0)
+        ;
+}
+
+void lf_body_done(lf_request_t *r)
+{
+    if (r->body_fd >= 0) {
+        if (close(r->body_fd) != 0)
+            lf_log_errno(LF_LOG_WARN, errno, "close(\"%s\") failed", spool_path);
+        r->body_fd = -1;
+    }
+    if (r->body_path != NULL) {
+        spool_active = 0;
+        if (unlink(spool_path) != 0 && errno != ENOENT)
+            lf_log_errno(LF_LOG_WARN, errno, "cannot remove the request body file \"%s\"", spool_path);
+        r->body_path = NULL;
+    }
+    lf_buf_reset(&r->body);
+}
+
+void lf_body_unlink_on_kill(void)
+{
+    if (spool_active)
+        unlink(spool_path);
+}
