@@ -51,7 +51,7 @@ static int api_ngx_index(lua_State *L)
         lua_pushboolean(L, lf_api_request(L)->headers_sent);
         return 1;
     }
-    if (len == 14 && memcmp(key, "is_subrequest", 14) == 0) {
+    if (len == 13 && memcmp(key, "is_subrequest", 13) == 0) {
         lua_pushboolean(L, 0);
         return 1;
     }

@@ -150,9 +150,7 @@ static int api_flush(lua_State *L)
 static int api_eof(lua_State *L)
 {
     lf_request_t *r = lf_api_request(L);
-    int rc = lf_request_flush(r);
-    r->eof = 1;
-    if (rc != 0) {
+    if (lf_request_eof(r) != 0) {
         lua_pushnil(L);
         lua_pushliteral(L, "output error: the connection to the web server failed");
         return 2;

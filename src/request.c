@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -248,6 +249,25 @@ int lf_request_flush(lf_request_t *r)
     return request_send(r, NULL, 0, 0);
 }
 
+/* ngx.eof: the response is complete for the web server (and the client)
+ * now, while the handler may go on working.  stdin is read to its end
+ * first so that the connection stays in step for the next request. */
+int lf_request_eof(lf_request_t *r)
+{
+    if (r->eof)
+        return 0;
+    r->headers_sent = 1;
+    r->eof = 1;
+    lf_body_discard(r);
+    if (request_send(r, NULL, 0, 1) != 0)
+        return -1;
+    /* Without FCGI_KEEP_CONN the web server waits for the close that
+     * ends a response; half-close now, the params stay readable. */
+    if (!r->fcgx->keepConnection && shutdown(r->fcgx->ipcFd, SHUT_WR) != 0)
+        lf_log_errno(LF_LOG_INFO, errno, "shutdown() of the web server connection failed");
+    return 0;
+}
+
 void lf_request_error_page(lf_request_t *r, int status)
 {
     char page[512];
@@ -333,7 +353,7 @@ static void request_failed(lf_request_t *r, lua_State *L, lua_State *co)
     lua_pop(L, 1);
     if (!r->headers_sent)
         lf_request_error_page(r, 500);
-    else
+    else if (!r->eof)
         r->aborted = 1;
 }
 
@@ -341,6 +361,8 @@ static void request_failed(lf_request_t *r, lua_State *L, lua_State *co)
 static void request_exit(lf_request_t *r)
 {
     int code = r->exit_code;
+    if (r->eof)
+        return; /* the response is already complete */
     if (code == -1 || code == 444 || code == 499 || code == 408) {
         r->aborted = 1; /* ngx.ERROR and friends close the connection */
         return;
@@ -501,7 +523,8 @@ void lf_request_serve(FCGX_Request *fcgx, lf_vm_t *vm, const lf_conf_t *conf,
     if (r->aborted) {
         request_abort(fcgx, r->flushed);
     } else {
-        request_send(r, NULL, 0, 1);
+        if (!r->eof)
+            request_send(r, NULL, 0, 1);
         /* The response is complete: free libfcgi's side of the request,
          * keeping the connection when the web server asked for it. */
         FCGX_Free(fcgx, !fcgx->keepConnection || r->write_failed);

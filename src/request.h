@@ -74,6 +74,7 @@ void lf_request_cleanup(void);
 const char *lf_request_param(const lf_request_t *r, const char *name);
 int lf_request_write(lf_request_t *r, const char *p, size_t n);
 int lf_request_flush(lf_request_t *r);
+int lf_request_eof(lf_request_t *r);
 /* A complete response with nginx's kind of error page, before any output. */
 void lf_request_error_page(lf_request_t *r, int status);
 const char *lf_request_status_reason(int status);

@@ -1,0 +1,100 @@
+#!/usr/bin/env bats
+# Parts of the ngx API the compatibility cases do not pin down: ngx.eof
+# ending the response early, ngx.sleep, coroutines around API calls,
+# ngx.get_phase / ngx.config, and the FastCGI-impossible functions.
+
+load lib/helpers
+
+setup_file() {
+    make_work
+    install_app api
+    start_luafpm --workers 1
+    # A second nginx keeps its FastCGI connections alive.
+    start_nginx "$LF_ADDR" on
+    echo "$NGX_PID $NGX_PORT" >"$WORK/keepalive-nginx"
+    start_nginx
+}
+
+teardown_file() {
+    stop_pid "$(cut -d' ' -f1 "$WORK/keepalive-nginx")"
+    teardown_common
+}
+
+@test "ngx.eof completes the response while the handler goes on" {
+    local mark=$WORK/eof-mark start end
+    rm -f "$mark"
+    start=$(date +%s%N)
+    http GET "/eof.lua?sleep=1.5&mark=$mark"
+    end=$(date +%s%N)
+    [ "$STATUS" = 200 ]
+    [ "$BODY" = answered ]
+    # The client had its answer before the handler's 1.5 s sleep ended...
+    [ $(((end - start) / 1000000)) -lt 1200 ]
+    [ ! -e "$mark" ]
+    # ...and the handler still ran to its end afterwards.
+    for _ in $(seq 1 100); do [ -e "$mark" ] && break; sleep 0.05; done
+    [ "$(cat "$mark")" = "ran after eof" ]
+    # The worker serves the next request normally.
+    http GET /phase.lua
+    [ "$STATUS" = 200 ]
+}
+
+@test "ngx.eof also ends the response early on a kept-alive FastCGI connection" {
+    local mark=$WORK/eof-mark-keep start end keep_port
+    keep_port=$(cut -d' ' -f2 "$WORK/keepalive-nginx")
+    start=$(date +%s%N)
+    PORT_OVERRIDE=$keep_port http GET "/eof.lua?sleep=1.5&mark=$mark"
+    end=$(date +%s%N)
+    [ "$STATUS" = 200 ]
+    [ "$BODY" = answered ]
+    [ $(((end - start) / 1000000)) -lt 1200 ]
+    # The next request on that connection waits for the handler, then works.
+    PORT_OVERRIDE=$keep_port http GET /phase.lua
+    [ "$STATUS" = 200 ]
+    [ "$(cat "$mark")" = "ran after eof" ]
+}
+
+@test "ngx.get_phase and ngx.config satisfy libraries' checks" {
+    http GET /phase.lua
+    [ "$STATUS" = 200 ]
+    [ "$BODY" = "phase=content
+subsystem=http
+lua_version_ok=true
+nginx_version=number
+debug=false
+prefix_slash=true
+is_subrequest=false
+internal=false" ]
+}
+
+@test "what FastCGI cannot do fails with a message naming the limitation" {
+    http GET /unsupported.lua
+    [ "$STATUS" = 200 ]
+    [ "$(grep -c ' false .* is not supported by luafpm: ' "$WORK/body")" -eq 7 ]
+    grep -q '^ngx.req.socket false ngx.req.socket is not supported by luafpm: FastCGI gives the worker no access to the client connection$' "$WORK/body"
+    grep -q '^ngx.location.capture false .*subrequests' "$WORK/body"
+}
+
+@test "ngx.sleep waits and refuses a negative duration" {
+    http GET /sleep.lua
+    [ "$STATUS" = 200 ]
+    [ "$BODY" = 'slept_enough=true not_too_long=true
+negative false invalid sleep duration "-1"' ]
+}
+
+@test "API calls yield through user coroutines; ngx.exit in a nested one ends the request" {
+    http GET /coroutines.lua
+    [ "$STATUS" = 200 ]
+    [ "$BODY" = "true2
+true10
+dead
+123
+inner exits" ]
+}
+
+@test "an error inside coroutine.wrap aborts the request even under pcall" {
+    http GET /wrap_error.lua
+    [ "$STATUS" = 500 ]
+    [ "$(header X-Before)" = set ]
+    grep -q 'lua entry thread aborted: runtime error: .*wrap_error.lua:3: boom in wrap' "$WORK/luafpm.log"
+}

@@ -1,0 +1,8 @@
+-- ngx.eof completes the response; the handler goes on (background work)
+ngx.say("answered")
+ngx.eof()
+ngx.say("never sent")
+ngx.sleep(tonumber(ngx.var.arg_sleep) or 1)
+local f = assert(io.open(ngx.var.arg_mark, "w"))
+f:write("ran after eof\n")
+f:close()
