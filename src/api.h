@@ -26,6 +26,11 @@ double lf_api_time_now(void);
 /* Decode a query string into a new table (1 value, or 2 with "truncated"). */
 int lf_api_decode_args(lua_State *L, const char *buf, size_t len, int max);
 
+/* The metatable that makes header tables answer to any case and '_'. */
+void lf_api_push_headers_mt(lua_State *L);
+/* Pop name and value into header table t; a repeated name makes a list. */
+void lf_api_add_header_value(lua_State *L, int t);
+
 /* The current request, or a Lua error naming the context (e.g. init). */
 lf_request_t *lf_api_request(lua_State *L);
 

@@ -2,6 +2,7 @@
  * the ngx.header proxy. */
 #include "config.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -319,6 +320,41 @@ static int api_header_newindex(lua_State *L)
     return 0;
 }
 
+/* ngx.resp.get_headers(max?, raw?): the response headers set so far. */
+static int api_resp_get_headers(lua_State *L)
+{
+    lf_request_t *r = lf_api_request(L);
+    int max = lua_isnoneornil(L, 1) ? 100 : luaL_checkint(L, 1);
+    int raw = lua_toboolean(L, 2);
+    lf_headers_t *h = &r->headers;
+    lua_createtable(L, 0, (int)h->n);
+    int t = lua_gettop(L);
+    for (size_t i = 0; i < h->n; i++) {
+        if (max > 0 && (int)i == max) {
+            lua_pushliteral(L, "truncated");
+            return 2;
+        }
+        const char *name = lf_header_name(h, i);
+        size_t nlen = h->v[i].name_len;
+        if (raw) {
+            lua_pushlstring(L, name, nlen);
+        } else {
+            luaL_Buffer b;
+            luaL_buffinit(L, &b);
+            for (size_t j = 0; j < nlen; j++)
+                luaL_addchar(&b, (char)tolower((unsigned char)name[j]));
+            luaL_pushresult(&b);
+        }
+        lua_pushlstring(L, lf_header_value(h, i), h->v[i].value_len);
+        lf_api_add_header_value(L, t);
+    }
+    if (!raw) {
+        lf_api_push_headers_mt(L);
+        lua_setmetatable(L, t);
+    }
+    return 1;
+}
+
 void lf_api_output_init(lua_State *L)
 {
     static const luaL_Reg fns[] = {
@@ -338,4 +374,8 @@ void lf_api_output_init(lua_State *L)
     lua_setfield(L, -2, "__newindex");
     lua_setmetatable(L, -2);
     lua_setfield(L, -2, "header");                   /* sp: ngx */
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, api_resp_get_headers);
+    lua_setfield(L, -2, "get_headers");
+    lua_setfield(L, -2, "resp");
 }

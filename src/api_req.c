@@ -175,7 +175,7 @@ static void api_req_push_header_name(lua_State *L, const char *p, size_t n, int 
 }
 
 /* Add value (at the top) under the name below it; repeats make a table. */
-static void api_req_add_header(lua_State *L, int t)
+void lf_api_add_header_value(lua_State *L, int t)
 {
     lua_pushvalue(L, -2);
     lua_rawget(L, t);                                /* sp: name, value, old */
@@ -233,7 +233,7 @@ static int api_req_get_headers(lua_State *L)
         count++;
         api_req_push_header_name(L, name, n, raw);
         lua_pushstring(L, eq + 1);
-        api_req_add_header(L, t);
+        lf_api_add_header_value(L, t);
     }
     if (!raw) {
         lua_pushvalue(L, lua_upvalueindex(1));
@@ -256,6 +256,23 @@ static int api_req_headers_index(lua_State *L)
     luaL_pushresult(&b);
     lua_rawget(L, 1);
     return 1;
+}
+
+/* The metatable of get_headers' tables, one per VM.  sp++ */
+void lf_api_push_headers_mt(lua_State *L)
+{
+    static char key;
+    lua_pushlightuserdata(L, &key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    if (lua_istable(L, -1))
+        return;
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, api_req_headers_index);
+    lua_setfield(L, -2, "__index");
+    lua_pushlightuserdata(L, &key);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, LUA_REGISTRYINDEX);
 }
 
 static int api_req_is_internal(lua_State *L)
@@ -303,9 +320,7 @@ void lf_api_req_init(lua_State *L)
         lua_pushcfunction(L, f->func);
         lua_setfield(L, -2, f->name);
     }
-    lua_createtable(L, 0, 1);                        /* get_headers' metatable */
-    lua_pushcfunction(L, api_req_headers_index);
-    lua_setfield(L, -2, "__index");
+    lf_api_push_headers_mt(L);
     lua_pushcclosure(L, api_req_get_headers, 1);
     lua_setfield(L, -2, "get_headers");
 

@@ -64,7 +64,8 @@ nginx_version=number
 debug=false
 prefix_slash=true
 is_subrequest=false
-internal=false" ]
+internal=false
+resp: a,b u" ]
 }
 
 @test "what FastCGI cannot do fails with a message naming the limitation" {

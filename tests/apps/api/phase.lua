@@ -1,3 +1,5 @@
+ngx.header["X-Multi"] = {"a", "b"}
+ngx.header.x_under = "u"
 -- what libraries look at before they agree to run
 ngx.say("phase=", ngx.get_phase())
 ngx.say("subsystem=", ngx.config.subsystem)
@@ -7,3 +9,5 @@ ngx.say("debug=", ngx.config.debug)
 ngx.say("prefix_slash=", ngx.config.prefix():sub(-1) == "/")
 ngx.say("is_subrequest=", ngx.is_subrequest)
 ngx.say("internal=", ngx.req.is_internal())
+local h = ngx.resp.get_headers()
+ngx.say("resp: ", table.concat(h["x-multi"], ","), " ", h.X_Under)
