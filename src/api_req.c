@@ -199,7 +199,7 @@ void lf_api_add_header_value(lua_State *L, int t)
 }
 
 /* ngx.req.get_headers(max?, raw?): from the HTTP_* params (plus
- * CONTENT_TYPE and CONTENT_LENGTH, which nginx sends without the prefix).
+ * CONTENT_TYPE and CONTENT_LENGTH, which Apache sends only unprefixed).
  * Keys are lower-case and the table's lookups accept any case and '_';
  * with raw, keys are in the usual Title-Case (FastCGI does not keep the
  * client's spelling) and lookups are exact. */
@@ -222,6 +222,14 @@ static int api_req_get_headers(lua_State *L)
                    (n == 14 && memcmp(*e, "CONTENT_LENGTH", 14) == 0)) {
             if (eq[1] == '\0')
                 continue; /* nginx always sends them; empty = no such header */
+            /* nginx also passes these two headers as HTTP_CONTENT_TYPE /
+             * HTTP_CONTENT_LENGTH (Apache does not): count them once, or
+             * every POST's content-type would become a table of two. */
+            char prefixed[5 + 14 + 1] = "HTTP_";
+            memcpy(prefixed + 5, *e, n);
+            prefixed[5 + n] = '\0';
+            if (lf_request_param(r, prefixed) != NULL)
+                continue;
             name = *e;
         } else {
             continue;

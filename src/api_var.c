@@ -74,6 +74,45 @@ static int push_scheme(lua_State *L, lf_request_t *r)
     return 1;
 }
 
+/* SCRIPT_FILENAME in Apache mod_proxy_fcgi's "proxy:fcgi://..." form. */
+static int is_apache(lf_request_t *r)
+{
+    const char *f = lf_request_param(r, "SCRIPT_FILENAME");
+    return f && strncmp(f, "proxy:", 6) == 0;
+}
+
+/* $uri without DOCUMENT_URI (Apache, lighttpd): the decoded path is
+ * SCRIPT_NAME followed by PATH_INFO (RFC 3875); Apache's SetHandler form
+ * sends "/x.lua" and "/extra/path" for /x.lua/extra/path. */
+static int push_uri(lua_State *L, lf_request_t *r)
+{
+    const char *sn = lf_request_param(r, "SCRIPT_NAME");
+    const char *pi = lf_request_param(r, "PATH_INFO");
+    if (sn == NULL)
+        return 0;
+    lua_pushstring(L, sn);
+    lua_pushstring(L, pi ? pi : "");
+    lua_concat(L, 2);
+    return 1;
+}
+
+/* $path_info without PATH_INFO: Apache's ProxyPassMatch form sends the
+ * whole decoded path as SCRIPT_NAME ("/x.lua/extra/path"); split it like
+ * nginx's fastcgi_split_path_info ^(.+?\.lua)(/.*)$ (and script.c). */
+static int push_apache_path_info(lua_State *L, lf_request_t *r)
+{
+    const char *sn = lf_request_param(r, "SCRIPT_NAME");
+    if (sn == NULL || !is_apache(r))
+        return 0;
+    for (const char *p = sn; (p = strstr(p, ".lua/")) != NULL; p++) {
+        if (p > sn && p[-1] != '/') {
+            lua_pushstring(L, p + 4);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* ngx.var[name] */
 static int api_var_index(lua_State *L)
 {
@@ -84,7 +123,9 @@ static int api_var_index(lua_State *L)
         return 0;
 
     if (strcmp(name, "uri") == 0 || strcmp(name, "document_uri") == 0)
-        return push_param(L, r, "DOCUMENT_URI", 0) || push_param(L, r, "SCRIPT_NAME", 0);
+        return push_param(L, r, "DOCUMENT_URI", 0) || push_uri(L, r);
+    if (strcmp(name, "path_info") == 0)
+        return push_param(L, r, "PATH_INFO", 0) || push_apache_path_info(L, r);
     if (strcmp(name, "args") == 0 || strcmp(name, "query_string") == 0) {
         size_t alen;
         const char *a = lf_request_args(r, &alen);
@@ -103,8 +144,15 @@ static int api_var_index(lua_State *L)
         return push_host(L, r);
     if (strcmp(name, "scheme") == 0)
         return push_scheme(L, r);
-    if (strcmp(name, "request_filename") == 0)
+    if (strcmp(name, "request_filename") == 0) {
+        /* Apache's "proxy:fcgi://host:port/path" is no file name (and may
+         * hold the path info, percent-encoded): the script luafpm runs. */
+        if (is_apache(r) && r->script) {
+            lua_pushstring(L, r->script);
+            return 1;
+        }
         return push_param(L, r, "SCRIPT_FILENAME", 0);
+    }
     if (strcmp(name, "request") == 0) {
         const char *m = lf_request_param(r, "REQUEST_METHOD");
         const char *u = lf_request_param(r, "REQUEST_URI");

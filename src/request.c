@@ -23,6 +23,8 @@ lf_request_t *lf_request_current;
 static lf_request_t the_request; /* a worker serves one request at a time */
 static unsigned long long request_counter;
 static char key_script_map; /* registry: SCRIPT_FILENAME -> resolved path */
+static unsigned script_map_entries;
+#define LF_SCRIPT_MAP_MAX 4096
 
 typedef struct {
     int status;
@@ -321,7 +323,11 @@ static int request_script(lf_request_t *r, const lf_root_t *root, int use_map, c
     if (use_map) {
         lua_pushlightuserdata(L, &key_script_map);
         lua_rawget(L, LUA_REGISTRYINDEX);            /* sp: map? */
-        if (!lua_istable(L, -1)) {
+        /* The key comes from the web server and may carry client data
+         * (Apache's ProxyPassMatch puts the path info in it): start over
+         * past a bound rather than grow without one. */
+        if (!lua_istable(L, -1) || script_map_entries >= LF_SCRIPT_MAP_MAX) {
+            script_map_entries = 0;
             lua_pop(L, 1);
             lua_newtable(L);
             lua_pushlightuserdata(L, &key_script_map);
@@ -331,6 +337,7 @@ static int request_script(lf_request_t *r, const lf_root_t *root, int use_map, c
         lua_pushstring(L, path);
         lua_setfield(L, -2, param);
         lua_pop(L, 1);
+        script_map_entries++;
     }
     return 0;
 }

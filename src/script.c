@@ -69,14 +69,63 @@ static const char *strip_proxy_prefix(const char *p)
     return slash ? slash : p;
 }
 
-int lf_script_resolve(const lf_root_t *root, const char *param, char *out, size_t outlen,
-                      char *why, size_t whylen)
+/* Apache's ProxyPassMatch form (fcgi://host:port/root/$1 with
+ * ^/(.*\.lua(/.*)?)$) leaves the path info in SCRIPT_FILENAME and sends no
+ * PATH_INFO: the script ends at the first name ending in ".lua" that a "/"
+ * follows below the root, as with nginx's fastcgi_split_path_info
+ * ^(.+?\.lua)(/.*)$.  The length of the script part. */
+static size_t split_path_info(const lf_root_t *root, const char *path, size_t len)
 {
-    if (param == NULL || param[0] == '\0') {
-        snprintf(why, whylen, "no SCRIPT_FILENAME");
-        return 404;
+    size_t i = 0;
+    if (is_below(path, len, root->given, root->given_len))
+        i = root->given_len;
+    else if (is_below(path, len, root->real, root->real_len))
+        i = root->real_len;
+    for (; i + 5 <= len; i++)
+        if (memcmp(path + i, ".lua/", 5) == 0 && i > 0 && path[i - 1] != '/')
+            return i + 4;
+    return len;
+}
+
+static int hex_value(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* ProxyPassMatch also percent-encodes the path ("sub%20dir/x.lua"), where
+ * the SetHandler form sends the file name as it is.  The decoding of p into
+ * out (outlen > strlen(p)), or -1 when p has no %XX escape or one is %00. */
+static int percent_decode(const char *p, char *out)
+{
+    int escapes = 0;
+    size_t j = 0;
+    for (size_t i = 0; p[i]; i++) {
+        int hi, lo;
+        if (p[i] == '%' && (hi = hex_value((unsigned char)p[i + 1])) >= 0 &&
+            (lo = hex_value((unsigned char)p[i + 2])) >= 0) {
+            if (hi == 0 && lo == 0)
+                return -1;
+            out[j++] = (char)(hi * 16 + lo);
+            i += 2;
+            escapes++;
+        } else {
+            out[j++] = p[i];
+        }
     }
-    const char *path = strip_proxy_prefix(param);
+    out[j] = '\0';
+    return escapes ? 0 : -1;
+}
+
+/* SCRIPT_FILENAME's checks, lexical and then on the resolved path. */
+static int script_check(const lf_root_t *root, const char *path, char *out, size_t outlen,
+                        char *why, size_t whylen)
+{
     size_t len = strlen(path);
     if (len >= PATH_MAX || len >= outlen) {
         snprintf(why, whylen, "script path too long (%zu bytes)", len);
@@ -143,4 +192,37 @@ int lf_script_resolve(const lf_root_t *root, const char *param, char *out, size_
     }
     memcpy(out, resolved, rlen + 1);
     return 0;
+}
+
+int lf_script_resolve(const lf_root_t *root, const char *param, char *out, size_t outlen,
+                      char *why, size_t whylen)
+{
+    if (param == NULL || param[0] == '\0') {
+        snprintf(why, whylen, "no SCRIPT_FILENAME");
+        return 404;
+    }
+    const char *path = strip_proxy_prefix(param);
+    if (path == param)
+        return script_check(root, path, out, outlen, why, whylen);
+
+    /* Apache: the path info cut off, and the name as sent; if that is
+     * refused, its percent-decoding, which must pass all the same checks
+     * (the first refusal is the one reported). */
+    size_t len = strlen(path);
+    if (len >= PATH_MAX) {
+        snprintf(why, whylen, "script path too long (%zu bytes)", len);
+        return 403;
+    }
+    char name[PATH_MAX];
+    len = split_path_info(root, path, len);
+    memcpy(name, path, len);
+    name[len] = '\0';
+    int status = script_check(root, name, out, outlen, why, whylen);
+    if (status == 0 || percent_decode(path, name) != 0)
+        return status;
+    name[split_path_info(root, name, strlen(name))] = '\0';
+    char why2[PATH_MAX + 256];
+    if (script_check(root, name, out, outlen, why2, sizeof(why2)) == 0)
+        return 0;
+    return status;
 }

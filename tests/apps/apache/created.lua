@@ -1,0 +1,3 @@
+ngx.status = 201
+ngx.header["X-A"] = "b"
+ngx.say("created")

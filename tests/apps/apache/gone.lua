@@ -1,0 +1,2 @@
+ngx.exit(404)
+ngx.say("not reached")

@@ -1,0 +1,1 @@
+ngx.redirect("/elsewhere", 302)

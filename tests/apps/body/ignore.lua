@@ -1,0 +1,2 @@
+-- Never touches the request body.
+ngx.say("ignored ", ngx.worker.pid())

@@ -1,0 +1,5 @@
+ngx.say("path_info=", tostring(ngx.var.path_info))
+ngx.say("uri=", tostring(ngx.var.uri))
+ngx.say("args=", tostring(ngx.var.args))
+ngx.say("script_name=", tostring(ngx.var.script_name))
+ngx.say("arg_x=", tostring(ngx.var.arg_x))
