@@ -16,6 +16,7 @@ typedef enum {
     LF_OPT_FLAG,   /* no value */
     LF_OPT_STRING,
     LF_OPT_INT,
+    LF_OPT_SIZE,   /* bytes, with an optional k, m or g suffix */
     LF_OPT_ONOFF,
     LF_OPT_LEVEL,
 } lf_opt_type_t;
@@ -26,7 +27,7 @@ typedef struct {
     lf_opt_type_t type;
     size_t offset;
     const char *arg;   /* placeholder shown in --help */
-    long long min, max; /* for LF_OPT_INT */
+    long long min, max; /* for LF_OPT_INT and LF_OPT_SIZE */
     int in_file;       /* may appear in a config file */
     const char *help;
 } lf_option_t;
@@ -52,6 +53,8 @@ static const lf_option_t options[] = {
      "prepended to package.cpath"},
     {"tmp-dir", 0, LF_OPT_STRING, OFF(tmp_dir), "DIR", 0, 0, 1,
      "request bodies over 16 KiB are spooled here (default $TMPDIR, else /tmp)"},
+    {"body-buffer-size", 0, LF_OPT_SIZE, OFF(body_buffer_size), "SIZE", 0, 1LL << 30, 1,
+     "request bodies up to SIZE stay in memory, larger ones go to --tmp-dir (default 16k, as nginx's client_body_buffer_size)"},
     {"max-requests", 0, LF_OPT_INT, OFF(max_requests), "N", 0, LLONG_MAX, 1,
      "replace a worker after N requests (default 0 = never)"},
     {"error-log", 'e', LF_OPT_STRING, OFF(error_log), "FILE|stderr", 0, 0, 1,
@@ -74,6 +77,7 @@ static void conf_init(lf_conf_t *conf)
         void *field = (char *)conf + options[i].offset;
         switch (options[i].type) {
         case LF_OPT_INT:
+        case LF_OPT_SIZE:
             *(long long *)field = LF_UNSET;
             break;
         case LF_OPT_ONOFF:
@@ -121,6 +125,29 @@ static int conf_set(lf_conf_t *conf, const lf_option_t *opt, const char *value, 
             return -1;
         }
         *(long long *)field = v;
+        return 0;
+    }
+    case LF_OPT_SIZE: {
+        char *end;
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        int shift = 0;
+        if (*end == 'k' || *end == 'K')
+            shift = 10;
+        else if (*end == 'm' || *end == 'M')
+            shift = 20;
+        else if (*end == 'g' || *end == 'G')
+            shift = 30;
+        if (shift)
+            end++;
+        if (errno || end == value || *end != '\0' || v < 0 || v > (opt->max >> shift) ||
+            (v << shift) < opt->min) {
+            snprintf(err, errlen,
+                     "invalid value \"%s\" for option \"%s\" (expected a size %lld..%lld bytes, k, m or g suffix allowed)",
+                     value, opt->name, opt->min, opt->max);
+            return -1;
+        }
+        *(long long *)field = v << shift;
         return 0;
     }
     case LF_OPT_ONOFF:
@@ -260,6 +287,8 @@ static int conf_defaults(lf_conf_t *conf)
         conf->workers = 2;
     if (conf->code_cache == LF_UNSET)
         conf->code_cache = 1;
+    if (conf->body_buffer_size == LF_UNSET)
+        conf->body_buffer_size = 16 * 1024;
     if (conf->max_requests == LF_UNSET)
         conf->max_requests = 0;
     if (conf->log_level == LF_UNSET)

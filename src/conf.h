@@ -17,6 +17,7 @@ typedef struct {
     char *lua_path;
     char *lua_cpath;
     char *tmp_dir;
+    long long body_buffer_size;
     long long max_requests;
     char *error_log;
     int log_level;

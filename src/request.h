@@ -26,9 +26,6 @@ typedef enum {
     LF_BODY_DISCARDED,
 } lf_body_state_t;
 
-/* Bodies up to this size stay in memory, larger ones go to a temporary
- * file: OpenResty's default client_body_buffer_size on 64-bit systems. */
-#define LF_BODY_BUFFER_SIZE (16 * 1024)
 
 typedef struct {
     FCGX_Request *fcgx;

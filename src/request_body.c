@@ -1,6 +1,7 @@
 /* request_body.c - the request body (FastCGI stdin): read on demand by
- * ngx.req.read_body, kept in memory up to LF_BODY_BUFFER_SIZE and spooled
- * to a temporary file beyond, as OpenResty does with client_body_buffer_size.
+ * ngx.req.read_body, kept in memory up to --body-buffer-size (16k, as
+ * OpenResty's default client_body_buffer_size on 64-bit systems) and
+ * spooled to a temporary file beyond.
  * Either way memory stays flat whatever the body's size. */
 #include "config.h"
 
@@ -82,7 +83,8 @@ int lf_body_read(lf_request_t *r, char *err, size_t errlen)
         return 0;
     r->body_state = LF_BODY_READ;
     long long expected = body_expected_length(r);
-    if (expected > LF_BODY_BUFFER_SIZE && body_spool_open(r, err, errlen) != 0)
+    unsigned long long limit = (unsigned long long)r->conf->body_buffer_size;
+    if (expected >= 0 && (unsigned long long)expected > limit && body_spool_open(r, err, errlen) != 0)
         return -1;
 
     char chunk[LF_BODY_CHUNK];
@@ -91,7 +93,7 @@ int lf_body_read(lf_request_t *r, char *err, size_t errlen)
         if (n <= 0)
             break;
         r->body_len += (unsigned long long)n;
-        if (r->body_fd < 0 && r->body.len + (size_t)n > LF_BODY_BUFFER_SIZE &&
+        if (r->body_fd < 0 && r->body.len + (size_t)n > limit &&
             body_spool_open(r, err, errlen) != 0)
             return -1;
         if (r->body_fd >= 0) {

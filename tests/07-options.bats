@@ -52,6 +52,12 @@ port_free() {
     run "$LUAFPM_BIN" --listen nonsense
     [ "$status" -eq 1 ]
     [[ "$output" == *'invalid listen address "nonsense"'* ]]
+    run "$LUAFPM_BIN" --body-buffer-size 16q
+    [ "$status" -eq 1 ]
+    [[ "$output" == *'invalid value "16q" for option "body-buffer-size"'* ]]
+    run "$LUAFPM_BIN" --body-buffer-size 2g
+    [ "$status" -eq 1 ]
+    [[ "$output" == *'"body-buffer-size"'* ]]
     run "$LUAFPM_BIN" --workers
     [ "$status" -eq 1 ]
     [[ "$output" == *'needs a value'* ]]

@@ -171,6 +171,21 @@ file=nil" ]
     [ ! -e "$missing" ]
 }
 
+@test "--body-buffer-size raises the in-memory limit (nginx's client_body_buffer_size)" {
+    start_luafpm --workers 1 --tmp-dir "$SPOOL" --body-buffer-size 64k --lua-path "$WORK/root/lib/?.lua;;"
+    echo "$LF_PID" >>"$WORK/extra.pids"
+    start_nginx "$LF_ADDR" on
+    echo "$NGX_PID" >>"$WORK/extra.pids"
+    head -c 65536 /dev/urandom >"$WORK/64k.bin"
+    http POST /echo.lua --data-binary @"$WORK/64k.bin"
+    [ "$STATUS" = 200 ]
+    [ "$(head -1 "$WORK/body")" = "data=65536 md5=$(md5sum <"$WORK/64k.bin" | cut -d' ' -f1)" ]
+    head -c 65537 /dev/urandom >"$WORK/64k1.bin"
+    http POST /echo.lua --data-binary @"$WORK/64k1.bin"
+    [ "$STATUS" = 200 ]
+    [ "$(head -1 "$WORK/body")" = "data=nil md5=-" ]
+}
+
 @test "a 50 MB upload is spooled in chunks: right size and md5, flat worker memory" {
     head -c 52428800 /dev/urandom >"$WORK/50m.bin"
     local sum worker before after path
