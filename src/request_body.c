@@ -87,23 +87,33 @@ int lf_body_read(lf_request_t *r, char *err, size_t errlen)
     if (expected >= 0 && (unsigned long long)expected > limit && body_spool_open(r, err, errlen) != 0)
         return -1;
 
+    /* In memory, libfcgi copies straight into the body buffer; one byte
+     * more than the limit allows tells that the body goes to a file. */
     char chunk[LF_BODY_CHUNK];
     for (;;) {
-        int n = FCGX_GetStr(chunk, (int)sizeof(chunk), r->fcgx->in);
+        char *dst = chunk;
+        size_t room = sizeof(chunk);
+        if (r->body_fd < 0) {
+            room = (size_t)(limit - r->body.len) + 1;
+            if (room > LF_BODY_CHUNK)
+                room = LF_BODY_CHUNK;
+            if (lf_buf_reserve(&r->body, room) != 0) {
+                snprintf(err, errlen, "out of memory reading the request body");
+                return -1;
+            }
+            dst = r->body.data + r->body.len;
+        }
+        int n = FCGX_GetStr(dst, (int)room, r->fcgx->in);
         if (n <= 0)
             break;
         r->body_len += (unsigned long long)n;
-        if (r->body_fd < 0 && r->body.len + (size_t)n > limit &&
-            body_spool_open(r, err, errlen) != 0)
-            return -1;
-        if (r->body_fd >= 0) {
-            if (write_all(r->body_fd, chunk, (size_t)n) != 0) {
-                snprintf(err, errlen, "cannot write the request body to \"%s\" (%d: %s)",
-                         spool_path, errno, strerror(errno));
+        if (r->body_fd < 0) {
+            r->body.len += (size_t)n;
+            if (r->body.len > limit && body_spool_open(r, err, errlen) != 0)
                 return -1;
-            }
-        } else if (lf_buf_append(&r->body, chunk, (size_t)n) != 0) {
-            snprintf(err, errlen, "out of memory reading the request body");
+        } else if (write_all(r->body_fd, chunk, (size_t)n) != 0) {
+            snprintf(err, errlen, "cannot write the request body to \"%s\" (%d: %s)", spool_path,
+                     errno, strerror(errno));
             return -1;
         }
     }
@@ -145,6 +155,7 @@ void lf_body_done(lf_request_t *r)
         r->body_path = NULL;
     }
     lf_buf_reset(&r->body);
+    lf_buf_shrink(&r->body, 64 * 1024); /* a large --body-buffer-size is not held for good */
 }
 
 void lf_body_unlink_on_kill(void)
