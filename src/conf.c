@@ -17,6 +17,7 @@ typedef enum {
     LF_OPT_STRING,
     LF_OPT_INT,
     LF_OPT_SIZE,   /* bytes, with an optional k, m or g suffix */
+    LF_OPT_SECONDS, /* a duration: 1.5, 500ms, 2s, 1m; stored in a double */
     LF_OPT_ONOFF,
     LF_OPT_LEVEL,
 } lf_opt_type_t;
@@ -52,15 +53,29 @@ static const lf_option_t options[] = {
     {"lua-cpath", 0, LF_OPT_STRING, OFF(lua_cpath), "STR", 0, 0, 1,
      "prepended to package.cpath"},
     {"tmp-dir", 0, LF_OPT_STRING, OFF(tmp_dir), "DIR", 0, 0, 1,
-     "request bodies over 16 KiB are spooled here (default $TMPDIR, else /tmp)"},
+     "request bodies over --body-buffer-size are spooled here (default $TMPDIR, else /tmp)"},
     {"body-buffer-size", 0, LF_OPT_SIZE, OFF(body_buffer_size), "SIZE", 0, 1LL << 30, 1,
      "request bodies up to SIZE stay in memory, larger ones go to --tmp-dir (default 16k, as nginx's client_body_buffer_size)"},
     {"max-requests", 0, LF_OPT_INT, OFF(max_requests), "N", 0, LLONG_MAX, 1,
      "replace a worker after N requests (default 0 = never)"},
+    {"max-requests-jitter", 0, LF_OPT_INT, OFF(max_requests_jitter), "N", 0, LLONG_MAX, 1,
+     "add 0..N (random, per worker) to --max-requests so workers do not recycle together (default 0)"},
+    {"request-timeout", 0, LF_OPT_SECONDS, OFF(request_timeout), "SECONDS", 0, 86400, 1,
+     "stop a handler that runs longer (504 if nothing was sent; default 0 = no limit)"},
+    {"max-body", 0, LF_OPT_SIZE, OFF(max_body), "SIZE", 0, LLONG_MAX >> 30, 1,
+     "refuse larger request bodies with 413, without reading them (default 0 = no limit)"},
+    {"user", 0, LF_OPT_STRING, OFF(user), "USER", 0, 0, 1,
+     "when started as root: the user the workers run as (the socket is opened first)"},
+    {"group", 0, LF_OPT_STRING, OFF(group), "GROUP", 0, 0, 1,
+     "with --user: the group (default: the user's primary group)"},
+    {"pid", 0, LF_OPT_STRING, OFF(pid_file), "FILE", 0, 0, 1,
+     "write the master's pid to FILE (removed at exit)"},
     {"error-log", 'e', LF_OPT_STRING, OFF(error_log), "FILE|stderr", 0, 0, 1,
      "where the error log goes (default stderr)"},
     {"log-level", 0, LF_OPT_LEVEL, OFF(log_level), "LEVEL", 0, 0, 1,
      "debug|info|notice|warn|error|crit|alert|emerg (default notice)"},
+    {"test", 't', LF_OPT_FLAG, OFF(test), NULL, 0, 0, 0,
+     "check the config and compile every .lua under the root, then exit 0 (fine) or 1"},
     {"version", 'V', LF_OPT_FLAG, OFF(version), NULL, 0, 0, 0, "print the version and exit"},
     {"help", 'h', LF_OPT_FLAG, OFF(help), NULL, 0, 0, 0, "print this help and exit"},
 };
@@ -79,6 +94,9 @@ static void conf_init(lf_conf_t *conf)
         case LF_OPT_INT:
         case LF_OPT_SIZE:
             *(long long *)field = LF_UNSET;
+            break;
+        case LF_OPT_SECONDS:
+            *(double *)field = LF_UNSET;
             break;
         case LF_OPT_ONOFF:
         case LF_OPT_LEVEL:
@@ -148,6 +166,30 @@ static int conf_set(lf_conf_t *conf, const lf_option_t *opt, const char *value, 
             return -1;
         }
         *(long long *)field = v << shift;
+        return 0;
+    }
+    case LF_OPT_SECONDS: {
+        char *end;
+        errno = 0;
+        double v = strtod(value, &end);
+        double unit = 1;
+        if (strcmp(end, "ms") == 0)
+            unit = 0.001, end += 2;
+        else if (*end == 's')
+            end++;
+        else if (*end == 'm')
+            unit = 60, end++;
+        else if (*end == 'h')
+            unit = 3600, end++;
+        v *= unit;
+        if (errno || end == value || *end != '\0' || !(v >= (double)opt->min) ||
+            v > (double)opt->max) {
+            snprintf(err, errlen,
+                     "invalid value \"%s\" for option \"%s\" (expected seconds %lld..%lld, ms, s, m or h suffix allowed)",
+                     value, opt->name, opt->min, opt->max);
+            return -1;
+        }
+        *(double *)field = v;
         return 0;
     }
     case LF_OPT_ONOFF:
@@ -289,6 +331,14 @@ static int conf_defaults(lf_conf_t *conf)
         conf->code_cache = 1;
     if (conf->body_buffer_size == LF_UNSET)
         conf->body_buffer_size = 16 * 1024;
+    if (conf->max_requests_jitter == LF_UNSET)
+        conf->max_requests_jitter = 0;
+    if (conf->request_timeout == LF_UNSET)
+        conf->request_timeout = 0;
+    if (conf->max_body == LF_UNSET)
+        conf->max_body = 0;
+    if (conf->test == LF_UNSET)
+        conf->test = 0;
     if (conf->max_requests == LF_UNSET)
         conf->max_requests = 0;
     if (conf->log_level == LF_UNSET)

@@ -19,6 +19,13 @@ typedef struct {
     char *tmp_dir;
     long long body_buffer_size;
     long long max_requests;
+    long long max_requests_jitter;
+    double request_timeout;      /* seconds, 0 = none */
+    long long max_body;          /* bytes, 0 = no limit */
+    char *user;
+    char *group;
+    char *pid_file;
+    int test;                    /* -t */
     char *error_log;
     int log_level;
     int help;
