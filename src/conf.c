@@ -355,8 +355,23 @@ static int conf_defaults(lf_conf_t *conf)
     return 0;
 }
 
+/* The command line, kept for a reload. */
+static int saved_argc;
+static char **saved_argv;
+
+int lf_conf_reload(lf_conf_t *conf, char *errbuf, size_t errlen)
+{
+    if (saved_argv == NULL) {
+        snprintf(errbuf, errlen, "no command line to reload from");
+        return -1;
+    }
+    return lf_conf_load(conf, saved_argc, saved_argv, errbuf, errlen);
+}
+
 int lf_conf_load(lf_conf_t *conf, int argc, char **argv, char *errbuf, size_t errlen)
 {
+    saved_argc = argc;
+    saved_argv = argv;
     struct option longopts[NOPTIONS + 1];
     char shortopts[NOPTIONS * 2 + 2];
     unsigned char src[NOPTIONS];

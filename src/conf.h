@@ -26,6 +26,7 @@ typedef struct {
     char *group;
     char *pid_file;
     int test;                    /* -t */
+    char *print_options;         /* hidden: "man" or "conf", for the build */
     char *error_log;
     int log_level;
     int help;
@@ -35,7 +36,14 @@ typedef struct {
 /* Parse argv and the config file it names; defaults applied; 0 or -1 with
  * the reason in errbuf ("file:line: ..." for config file errors). */
 int lf_conf_load(lf_conf_t *conf, int argc, char **argv, char *errbuf, size_t errlen);
+/* SIGHUP: the same command line again, the config file read anew. */
+int lf_conf_reload(lf_conf_t *conf, char *errbuf, size_t errlen);
 void lf_conf_free(lf_conf_t *conf);
 void lf_conf_usage(const char *prog);
+
+/* Print the option table as the man page's OPTIONS section ("man") or as
+ * an example config file with every option commented out ("conf"); -1
+ * for another format. */
+int lf_conf_print_options(const char *format);
 
 #endif

@@ -62,7 +62,8 @@ int main(int argc, char **argv)
         lf_worker_signals_install();
         lf_log(LF_LOG_NOTICE, "luafpm %s serving on %s in this process (no master)",
                PACKAGE_VERSION, listen.name);
-        lf_worker_args_t args = {.conf = &conf, .listen = &listen, .root = &root, .id = 0, .life_fd = -1};
+        lf_worker_args_t args = {
+            .conf = &conf, .listen = &listen, .root = &root, .id = 0, .life_fd = -1, .ready_fd = -1};
         rc = lf_worker_run(&args);
     } else {
         rc = lf_master_run(&conf, &listen, &root);

@@ -1,7 +1,13 @@
 /* master.c - the master process as a small state machine:
- *   RUNNING     keep N workers alive, respawning with back-off
+ *   RUNNING     keep N workers of the current configuration alive,
+ *               respawning with back-off
  *   STOPPING    QUIT sent: workers finish their requests in flight
  *   TERMINATING TERM sent (or the QUIT deadline passed): then KILL
+ * and, while RUNNING, a reload (SIGHUP): the configuration is read and
+ * checked again; a good one starts a new generation of workers, and once
+ * every one of them reports that it can serve, the old generation gets
+ * QUIT and finishes its requests in flight.  A bad one is logged and the
+ * old one keeps serving.  The listening socket stays open throughout.
  * Signal handlers only write to a self-pipe; the loop acts on them. */
 #include "config.h"
 
@@ -9,6 +15,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -21,6 +28,7 @@
 
 #define LF_QUIT_TIMEOUT 60.0    /* graceful stop: then TERM */
 #define LF_TERM_TIMEOUT 5.0     /* then KILL */
+#define LF_READY_TIMEOUT 60.0   /* a reload's workers must be ready by then */
 #define LF_BACKOFF_MIN 0.1
 #define LF_BACKOFF_MAX 30.0
 #define LF_STABLE_AFTER 1.0     /* a worker that lived this long resets its back-off */
@@ -29,10 +37,40 @@ typedef enum { MASTER_RUNNING, MASTER_STOPPING, MASTER_TERMINATING } lf_master_s
 
 typedef struct {
     pid_t pid;          /* 0 = not running */
+    int id;             /* ngx.worker.id within its generation */
+    unsigned gen;       /* the configuration generation it serves */
+    int ready;          /* reported that it can serve */
+    int retiring;       /* told to stop by a reload: never respawned */
     double started;
     double respawn_at;  /* when a dead worker may be forked again */
     double backoff;
+    double kill_at;     /* retiring: when QUIT turns into TERM, then KILL */
+    int term_sent;
 } lf_child_t;
+
+/* A configuration being started by a reload, not serving yet. */
+typedef struct {
+    lf_conf_t conf;
+    lf_root_t root;
+    lf_listen_t listen;
+    int new_listen;     /* listen differs: a socket of its own */
+    unsigned gen;
+    double deadline;    /* every worker ready by then, or the reload fails */
+} lf_pending_t;
+
+typedef struct {
+    lf_conf_t *conf;    /* the serving configuration (main's structs, */
+    lf_listen_t *listen; /* replaced in place by a reload) */
+    lf_root_t *root;
+    unsigned gen;
+    lf_child_t *kids;
+    int nkids, cap;
+    lf_pending_t *pending;
+    int reload_again;   /* HUP during a reload: another one after it */
+    int life[2];        /* workers see EOF when the master is gone */
+    int ready[2];       /* workers write their pid when they can serve */
+    lf_master_state_t state;
+} lf_master_t;
 
 /* One table drives the handlers and the log lines. */
 static const struct {
@@ -79,16 +117,25 @@ static double now_mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int master_signals_install(void)
+/* Both ends close-on-exec, the read end non-blocking. */
+static int master_pipe(int p[2], int nonblock_write)
 {
-    if (pipe(sig_pipe) != 0)
+    if (pipe(p) != 0)
         return -1;
     for (int i = 0; i < 2; i++) {
-        int fl = fcntl(sig_pipe[i], F_GETFL);
-        if (fl < 0 || fcntl(sig_pipe[i], F_SETFL, fl | O_NONBLOCK) != 0 ||
-            fcntl(sig_pipe[i], F_SETFD, FD_CLOEXEC) != 0)
+        if (fcntl(p[i], F_SETFD, FD_CLOEXEC) != 0)
+            return -1;
+        int fl = fcntl(p[i], F_GETFL);
+        if ((i == 0 || nonblock_write) && (fl < 0 || fcntl(p[i], F_SETFL, fl | O_NONBLOCK) != 0))
             return -1;
     }
+    return 0;
+}
+
+static int master_signals_install(void)
+{
+    if (master_pipe(sig_pipe, 1) != 0)
+        return -1;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sigemptyset(&sa.sa_mask);
@@ -101,70 +148,282 @@ static int master_signals_install(void)
     return sigaction(SIGPIPE, &sa, NULL);
 }
 
-/* Fork worker id; the child never returns into master code. */
-static pid_t master_spawn(const lf_conf_t *conf, const lf_listen_t *listen, const lf_root_t *root,
-                          int id, int life[2])
+/* Fork worker c of a generation; the child never returns into master code. */
+static void master_spawn(lf_master_t *m, lf_child_t *c, const lf_conf_t *conf,
+                         const lf_listen_t *listen, const lf_root_t *root)
 {
     sigset_t all, old;
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, &old);
+    double now = now_mono();
     pid_t pid = fork();
     if (pid == 0) {
         close(sig_pipe[0]);
         close(sig_pipe[1]);
-        close(life[1]);
+        close(m->life[1]);
+        close(m->ready[0]);
         lf_worker_signals_install();
         sigprocmask(SIG_SETMASK, &old, NULL);
         lf_worker_args_t args = {
-            .conf = conf, .listen = listen, .root = root, .id = id, .life_fd = life[0],
+            .conf = conf, .listen = listen, .root = root, .id = c->id,
+            .life_fd = m->life[0], .ready_fd = m->ready[1],
         };
         exit(lf_worker_run(&args));
     }
     int err = errno;
     sigprocmask(SIG_SETMASK, &old, NULL);
-    if (pid < 0)
-        lf_log_errno(LF_LOG_ALERT, err, "fork() of worker %d failed", id);
-    return pid;
+    c->started = now;
+    c->ready = 0;
+    if (pid < 0) {
+        lf_log_errno(LF_LOG_ALERT, err, "fork() of worker %d failed", c->id);
+        c->pid = 0;
+        c->backoff = c->backoff ? c->backoff * 2 : LF_BACKOFF_MIN;
+        c->respawn_at = now + c->backoff;
+        return;
+    }
+    c->pid = pid;
 }
 
-static void master_signal_all(lf_child_t *children, int n, int signo)
+static void master_kill(const lf_child_t *c, int signo)
 {
-    for (int i = 0; i < n; i++)
-        if (children[i].pid > 0 && kill(children[i].pid, signo) != 0 && errno != ESRCH)
-            lf_log_errno(LF_LOG_ALERT, errno, "kill(%ld, %s) failed", (long)children[i].pid,
-                         signal_name(signo));
+    if (c->pid > 0 && kill(c->pid, signo) != 0 && errno != ESRCH)
+        lf_log_errno(LF_LOG_ALERT, errno, "kill(%ld, %s) failed", (long)c->pid, signal_name(signo));
+}
+
+static void master_signal_all(lf_master_t *m, int signo)
+{
+    for (int i = 0; i < m->nkids; i++)
+        master_kill(&m->kids[i], signo);
+}
+
+/* A new child slot (the array grows by reloads that overlap). */
+static lf_child_t *master_add_child(lf_master_t *m, int id, unsigned gen)
+{
+    for (int i = 0; i < m->nkids; i++) {
+        lf_child_t *c = &m->kids[i];
+        if (c->pid == 0 && (c->retiring || c->gen != m->gen)) {
+            memset(c, 0, sizeof(*c));
+            c->id = id;
+            c->gen = gen;
+            return c;
+        }
+    }
+    if (m->nkids == m->cap) {
+        int cap = m->cap ? m->cap * 2 : 8;
+        lf_child_t *k = realloc(m->kids, (size_t)cap * sizeof(*k));
+        if (k == NULL)
+            return NULL;
+        m->kids = k;
+        m->cap = cap;
+    }
+    lf_child_t *c = &m->kids[m->nkids++];
+    memset(c, 0, sizeof(*c));
+    c->id = id;
+    c->gen = gen;
+    return c;
+}
+
+static void pending_free(lf_master_t *m, lf_pending_t *p, int unlink_path)
+{
+    if (p->new_listen)
+        lf_listen_close(&p->listen, unlink_path);
+    lf_conf_free(&p->conf);
+    free(p);
+    if (m->pending == p)
+        m->pending = NULL;
+}
+
+/* The reload failed: stop its workers, keep serving with the old ones. */
+static void master_reload_abandon(lf_master_t *m, const char *why)
+{
+    lf_pending_t *p = m->pending;
+    lf_log(LF_LOG_ERR, "reload failed: %s; still serving with the previous configuration", why);
+    /* Those already ready may be serving a request: let them finish it. */
+    double now = now_mono();
+    for (int i = 0; i < m->nkids; i++) {
+        lf_child_t *c = &m->kids[i];
+        if (c->gen == p->gen && !c->retiring) {
+            master_kill(c, SIGQUIT);
+            c->retiring = 1;
+            c->kill_at = now + LF_QUIT_TIMEOUT;
+        }
+    }
+    if (strcmp(p->conf.error_log, m->conf->error_log) != 0) {
+        char err[512];
+        if (lf_log_open(m->conf->error_log, err, sizeof(err)) != 0)
+            lf_log(LF_LOG_ALERT, "%s", err);
+    }
+    lf_log_level = m->conf->log_level;
+    pending_free(m, p, 1);
+}
+
+static int same_string(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/* SIGHUP: read the configuration again and start its workers. */
+static void master_reload_start(lf_master_t *m)
+{
+    char err[1024];
+    if (m->pending) {
+        m->reload_again = 1;
+        lf_log(LF_LOG_NOTICE, "SIGHUP received during a reload: another reload follows it");
+        return;
+    }
+    lf_pending_t *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        lf_log(LF_LOG_ERR, "reload failed: out of memory; still serving with the previous configuration");
+        return;
+    }
+    p->listen.fd = -1;
+    if (lf_conf_reload(&p->conf, err, sizeof(err)) != 0) {
+        lf_log(LF_LOG_ERR, "reload failed: %s; still serving with the previous configuration", err);
+        free(p);
+        return;
+    }
+    const char *why = NULL;
+    if (p->conf.workers == 0)
+        why = "--workers 0 (no master) cannot be reached by a reload";
+    else if (!same_string(p->conf.user, m->conf->user) || !same_string(p->conf.group, m->conf->group))
+        why = "--user and --group cannot change at a reload (the master no longer runs as root)";
+    else if (!same_string(p->conf.pid_file, m->conf->pid_file))
+        why = "--pid cannot change at a reload";
+    if (why == NULL && lf_root_init(&p->root, p->conf.root, err, sizeof(err)) != 0)
+        why = err;
+    if (why == NULL && !same_string(p->conf.listen, m->conf->listen)) {
+        if (lf_listen_open(&p->listen, p->conf.listen, (int)p->conf.backlog, err, sizeof(err)) != 0)
+            why = err;
+        else
+            p->new_listen = 1;
+    }
+    if (why == NULL && strcmp(p->conf.error_log, m->conf->error_log) != 0 &&
+        lf_log_open(p->conf.error_log, err, sizeof(err)) != 0)
+        why = err;
+    if (why) {
+        lf_log(LF_LOG_ERR, "reload failed: %s; still serving with the previous configuration", why);
+        pending_free(m, p, 1);
+        return;
+    }
+    lf_log_level = p->conf.log_level;
+    p->gen = m->gen + 1;
+    p->deadline = now_mono() + LF_READY_TIMEOUT;
+    m->pending = p;
+    lf_log(LF_LOG_NOTICE, "reloading: starting %lld workers with the new configuration",
+           p->conf.workers);
+    const lf_listen_t *ls = p->new_listen ? &p->listen : m->listen;
+    for (int id = 0; id < (int)p->conf.workers; id++) {
+        lf_child_t *c = master_add_child(m, id, p->gen);
+        if (c == NULL) {
+            master_reload_abandon(m, "out of memory");
+            return;
+        }
+        master_spawn(m, c, &p->conf, ls, &p->root);
+        if (c->pid == 0) {
+            master_reload_abandon(m, "fork() failed");
+            return;
+        }
+    }
+}
+
+/* Every new worker is ready: it serves now, the old generation retires. */
+static void master_reload_finish(lf_master_t *m)
+{
+    lf_pending_t *p = m->pending;
+    double now = now_mono();
+    int retired = 0;
+    for (int i = 0; i < m->nkids; i++) {
+        lf_child_t *c = &m->kids[i];
+        if (c->gen != m->gen || c->retiring)
+            continue;
+        c->retiring = 1;
+        c->kill_at = now + LF_QUIT_TIMEOUT;
+        if (c->pid > 0) {
+            master_kill(c, SIGQUIT);
+            retired++;
+        }
+    }
+    if (p->new_listen) {
+        /* The old workers keep their copy of the old socket until they go. */
+        int unlink_old = m->listen->unix_path[0] &&
+                         strcmp(m->listen->unix_path, p->listen.unix_path) != 0;
+        lf_listen_close(m->listen, unlink_old);
+        *m->listen = p->listen;
+        p->new_listen = 0;
+    }
+    lf_conf_free(m->conf);
+    *m->conf = p->conf;
+    memset(&p->conf, 0, sizeof(p->conf));
+    *m->root = p->root;
+    m->gen = p->gen;
+    free(p);
+    m->pending = NULL;
+    lf_log(LF_LOG_NOTICE, "reload done: %lld new workers serve, %d old ones finish their requests",
+           m->conf->workers, retired);
+    if (m->reload_again) {
+        m->reload_again = 0;
+        master_reload_start(m);
+    }
+}
+
+/* A worker wrote its pid: it can serve. */
+static void master_read_ready(lf_master_t *m)
+{
+    pid_t pids[64];
+    ssize_t got;
+    while ((got = read(m->ready[0], pids, sizeof(pids))) > 0) {
+        for (ssize_t k = 0; k < got / (ssize_t)sizeof(pid_t); k++)
+            for (int i = 0; i < m->nkids; i++)
+                if (m->kids[i].pid == pids[k])
+                    m->kids[i].ready = 1;
+    }
+    if (m->pending == NULL)
+        return;
+    for (int i = 0; i < m->nkids; i++)
+        if (m->kids[i].gen == m->pending->gen && !m->kids[i].ready)
+            return;
+    master_reload_finish(m);
 }
 
 /* Reap every dead worker; log how it died and plan its respawn. */
-static void master_reap(lf_child_t *children, int n, lf_master_state_t state)
+static void master_reap(lf_master_t *m)
 {
     for (;;) {
         int status;
         pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid <= 0)
             return;
-        int id = -1;
-        for (int i = 0; i < n; i++)
-            if (children[i].pid == pid)
-                id = i;
-        if (id < 0)
+        lf_child_t *c = NULL;
+        for (int i = 0; i < m->nkids; i++)
+            if (m->kids[i].pid == pid)
+                c = &m->kids[i];
+        if (c == NULL)
             continue;
-        lf_child_t *c = &children[id];
+        int expected = m->state != MASTER_RUNNING || c->retiring;
         double now = now_mono();
         int failed = 1, fatal = 0;
+        char how[96];
         if (WIFSIGNALED(status)) {
             int sig = WTERMSIG(status);
-            lf_log(state == MASTER_RUNNING ? LF_LOG_ALERT : LF_LOG_NOTICE,
-                   "worker %d (pid %ld) killed by signal %d (%s)%s", id, (long)pid, sig,
-                   signal_name(sig), WCOREDUMP(status) ? ", core dumped" : "");
+            snprintf(how, sizeof(how), "killed by signal %d (%s)%s", sig, signal_name(sig),
+                     WCOREDUMP(status) ? ", core dumped" : "");
+            lf_log(expected ? LF_LOG_NOTICE : LF_LOG_ALERT, "worker %d (pid %ld) %s", c->id,
+                   (long)pid, how);
         } else {
             int code = WEXITSTATUS(status);
             failed = code != 0;
             fatal = code == LF_EXIT_FATAL;
-            lf_log(code ? LF_LOG_ALERT : LF_LOG_NOTICE, "worker %d (pid %ld) exited with code %d",
-                   id, (long)pid, code);
+            snprintf(how, sizeof(how), "exited with code %d", code);
+            lf_log(code ? LF_LOG_ALERT : LF_LOG_NOTICE, "worker %d (pid %ld) %s", c->id,
+                   (long)pid, how);
         }
         c->pid = 0;
+        if (m->pending && c->gen == m->pending->gen) {
+            char why[160];
+            snprintf(why, sizeof(why), "new worker %d %s before it was ready", c->id, how);
+            master_reload_abandon(m, why);
+            continue;
+        }
         /* A worker that died young or could not start waits before the
          * next try, doubling up to LF_BACKOFF_MAX: no tight crash loop. */
         if (failed && (now - c->started < LF_STABLE_AFTER || fatal)) {
@@ -172,8 +431,8 @@ static void master_reap(lf_child_t *children, int n, lf_master_state_t state)
             if (c->backoff > LF_BACKOFF_MAX)
                 c->backoff = LF_BACKOFF_MAX;
             c->respawn_at = now + c->backoff;
-            if (state == MASTER_RUNNING)
-                lf_log(LF_LOG_WARN, "worker %d failed soon after start; next try in %.1f s", id,
+            if (!expected)
+                lf_log(LF_LOG_WARN, "worker %d failed soon after start; next try in %.1f s", c->id,
                        c->backoff);
         } else {
             c->backoff = 0;
@@ -182,62 +441,93 @@ static void master_reap(lf_child_t *children, int n, lf_master_state_t state)
     }
 }
 
-int lf_master_run(const lf_conf_t *conf, const lf_listen_t *listen, const lf_root_t *root)
+static int master_alive(const lf_master_t *m)
 {
-    int n = (int)conf->workers;
-    int life[2];
-    lf_child_t *children = calloc((size_t)n, sizeof(*children));
-    if (children == NULL) {
-        lf_log(LF_LOG_EMERG, "out of memory");
-        return 1;
-    }
-    if (master_signals_install() != 0 || pipe(life) != 0 ||
-        fcntl(life[0], F_SETFD, FD_CLOEXEC) != 0 || fcntl(life[1], F_SETFD, FD_CLOEXEC) != 0) {
-        lf_log_errno(LF_LOG_EMERG, errno, "master set-up failed");
-        free(children);
-        return 1;
-    }
+    int alive = 0;
+    for (int i = 0; i < m->nkids; i++)
+        alive += m->kids[i].pid > 0;
+    return alive;
+}
 
-    lf_master_state_t state = MASTER_RUNNING;
+/* Keep the current generation complete; push retiring workers along.
+ * Returns the next time something is due (-1 = nothing). */
+static double master_tend(lf_master_t *m, double now)
+{
+    double next = -1;
+#define DUE(t) (next = (next < 0 || (t) < next) ? (t) : next)
+    for (int i = 0; i < m->nkids; i++) {
+        lf_child_t *c = &m->kids[i];
+        if (c->retiring) {
+            if (c->pid > 0 && now >= c->kill_at) {
+                lf_log(LF_LOG_WARN, "old worker %d (pid %ld) still busy: sending %s", c->id,
+                       (long)c->pid, c->term_sent ? "SIGKILL" : "SIGTERM");
+                master_kill(c, c->term_sent ? SIGKILL : SIGTERM);
+                c->term_sent = 1;
+                c->kill_at = now + LF_TERM_TIMEOUT;
+            }
+            if (c->pid > 0)
+                DUE(c->kill_at);
+            continue;
+        }
+        if (c->gen != m->gen || c->pid != 0)
+            continue;
+        if (c->respawn_at <= now)
+            master_spawn(m, c, m->conf, m->listen, m->root);
+        if (c->pid == 0)
+            DUE(c->respawn_at);
+    }
+    if (m->pending) {
+        if (now >= m->pending->deadline) {
+            master_reload_abandon(m, "the new workers were not ready in time");
+        } else {
+            DUE(m->pending->deadline);
+        }
+    }
+#undef DUE
+    return next;
+}
+
+int lf_master_run(lf_conf_t *conf, lf_listen_t *listen, lf_root_t *root)
+{
+    lf_master_t m;
+    memset(&m, 0, sizeof(m));
+    m.conf = conf;
+    m.listen = listen;
+    m.root = root;
+    m.state = MASTER_RUNNING;
+    m.life[0] = m.life[1] = m.ready[0] = m.ready[1] = -1;
+    if (master_signals_install() != 0 || master_pipe(m.life, 0) != 0 ||
+        master_pipe(m.ready, 0) != 0) {
+        lf_log_errno(LF_LOG_EMERG, errno, "master set-up failed");
+        return 1;
+    }
+    for (int id = 0; id < (int)conf->workers; id++)
+        if (master_add_child(&m, id, 0) == NULL) {
+            lf_log(LF_LOG_EMERG, "out of memory");
+            return 1;
+        }
+
     double deadline = 0;
-    lf_log(LF_LOG_NOTICE, "luafpm %s master started on %s with %d workers", PACKAGE_VERSION,
-           listen->name, n);
+    lf_log(LF_LOG_NOTICE, "luafpm %s master started on %s with %lld workers", PACKAGE_VERSION,
+           listen->name, conf->workers);
 
     for (;;) {
         double now = now_mono();
-        double next = -1;
-        if (state == MASTER_RUNNING) {
-            for (int i = 0; i < n; i++) {
-                lf_child_t *c = &children[i];
-                if (c->pid != 0)
-                    continue;
-                if (c->respawn_at <= now) {
-                    c->started = now;
-                    c->pid = master_spawn(conf, listen, root, i, life);
-                    if (c->pid < 0) {
-                        c->pid = 0;
-                        c->backoff = c->backoff ? c->backoff * 2 : LF_BACKOFF_MIN;
-                        c->respawn_at = now + c->backoff;
-                    }
-                }
-                if (c->pid == 0 && (next < 0 || c->respawn_at < next))
-                    next = c->respawn_at;
-            }
+        double next;
+        if (m.state == MASTER_RUNNING) {
+            next = master_tend(&m, now);
         } else {
-            int alive = 0;
-            for (int i = 0; i < n; i++)
-                alive += children[i].pid > 0;
-            if (alive == 0)
+            if (master_alive(&m) == 0)
                 break;
             if (now >= deadline) {
-                if (state == MASTER_STOPPING) {
+                if (m.state == MASTER_STOPPING) {
                     lf_log(LF_LOG_WARN, "workers still busy after %.0f s: sending SIGTERM", LF_QUIT_TIMEOUT);
-                    master_signal_all(children, n, SIGTERM);
-                    state = MASTER_TERMINATING;
+                    master_signal_all(&m, SIGTERM);
+                    m.state = MASTER_TERMINATING;
                     deadline = now + LF_TERM_TIMEOUT;
                 } else {
                     lf_log(LF_LOG_WARN, "workers still alive after SIGTERM: sending SIGKILL");
-                    master_signal_all(children, n, SIGKILL);
+                    master_signal_all(&m, SIGKILL);
                     deadline = now + LF_TERM_TIMEOUT;
                 }
             }
@@ -249,12 +539,17 @@ int lf_master_run(const lf_conf_t *conf, const lf_listen_t *listen, const lf_roo
             double wait = next - now_mono();
             timeout = wait <= 0 ? 0 : (int)(wait * 1000) + 1;
         }
-        struct pollfd pfd = {.fd = sig_pipe[0], .events = POLLIN};
-        int rc = poll(&pfd, 1, timeout);
+        struct pollfd pfd[2] = {
+            {.fd = sig_pipe[0], .events = POLLIN},
+            {.fd = m.ready[0], .events = POLLIN},
+        };
+        int rc = poll(pfd, 2, timeout);
         if (rc < 0 && errno != EINTR) {
             lf_log_errno(LF_LOG_ALERT, errno, "poll() failed");
             continue;
         }
+        if (rc > 0 && pfd[1].revents)
+            master_read_ready(&m);
         unsigned char sigs[64];
         ssize_t got;
         while ((got = read(sig_pipe[0], sigs, sizeof(sigs))) > 0) {
@@ -262,32 +557,35 @@ int lf_master_run(const lf_conf_t *conf, const lf_listen_t *listen, const lf_roo
                 int signo = sigs[i];
                 switch (signo) {
                 case SIGCHLD:
-                    master_reap(children, n, state);
+                    master_reap(&m);
                     break;
                 case SIGTERM:
                 case SIGINT:
-                    if (state != MASTER_TERMINATING) {
+                    if (m.state != MASTER_TERMINATING) {
                         lf_log(LF_LOG_NOTICE, "%s received: stopping now", signal_name(signo));
-                        master_signal_all(children, n, SIGTERM);
-                        state = MASTER_TERMINATING;
+                        master_signal_all(&m, SIGTERM);
+                        m.state = MASTER_TERMINATING;
                         deadline = now_mono() + LF_TERM_TIMEOUT;
                     }
                     break;
                 case SIGQUIT:
-                    if (state == MASTER_RUNNING) {
+                    if (m.state == MASTER_RUNNING) {
                         lf_log(LF_LOG_NOTICE, "SIGQUIT received: stopping after the requests in flight");
-                        master_signal_all(children, n, SIGQUIT);
-                        state = MASTER_STOPPING;
+                        master_signal_all(&m, SIGQUIT);
+                        m.state = MASTER_STOPPING;
                         deadline = now_mono() + LF_QUIT_TIMEOUT;
                     }
                     break;
                 case SIGUSR1:
                     lf_log(LF_LOG_NOTICE, "SIGUSR1 received: reopening the logs");
                     lf_log_reopen();
-                    master_signal_all(children, n, SIGUSR1);
+                    master_signal_all(&m, SIGUSR1);
                     break;
                 case SIGHUP:
-                    lf_log(LF_LOG_NOTICE, "SIGHUP received: reload is not supported yet, ignored");
+                    if (m.state == MASTER_RUNNING) {
+                        lf_log(LF_LOG_NOTICE, "SIGHUP received: reloading the configuration");
+                        master_reload_start(&m);
+                    }
                     break;
                 default:
                     break;
@@ -295,13 +593,17 @@ int lf_master_run(const lf_conf_t *conf, const lf_listen_t *listen, const lf_roo
             }
         }
         /* A SIGCHLD may have been merged with an earlier one: reap anyway. */
-        master_reap(children, n, state);
+        master_reap(&m);
     }
-    close(life[0]);
-    close(life[1]);
+    if (m.pending)
+        pending_free(&m, m.pending, 1);
+    close(m.life[0]);
+    close(m.life[1]);
+    close(m.ready[0]);
+    close(m.ready[1]);
     close(sig_pipe[0]);
     close(sig_pipe[1]);
-    free(children);
+    free(m.kids);
     lf_log(LF_LOG_NOTICE, "master exiting");
     return 0;
 }

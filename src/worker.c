@@ -156,6 +156,23 @@ static void worker_die_with_master(void)
 #endif
 }
 
+/* Tell the master this worker can serve (its VM is up): a reload waits
+ * for that before it retires the old workers.  One write of a pid is
+ * atomic on a pipe. */
+static void worker_report_ready(const lf_worker_args_t *a)
+{
+    if (a->ready_fd < 0)
+        return;
+    pid_t pid = getpid();
+    ssize_t n;
+    do
+        n = write(a->ready_fd, &pid, sizeof(pid));
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof(pid))
+        lf_log_errno(LF_LOG_ALERT, errno, "worker %d cannot report readiness", a->id);
+    close(a->ready_fd);
+}
+
 int lf_worker_run(const lf_worker_args_t *a)
 {
     const lf_conf_t *conf = a->conf;
@@ -192,6 +209,7 @@ int lf_worker_run(const lf_worker_args_t *a)
         FCGX_InitRequest(&slots[i].req, a->listen->fd, 0);
 
     lf_log(LF_LOG_INFO, "worker %d started", a->id);
+    worker_report_ready(a);
     unsigned long long served = 0;
     int master_gone = 0;
     for (;;) {
