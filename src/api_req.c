@@ -91,12 +91,20 @@ static int api_req_set_uri_args(lua_State *L)
 }
 
 /* ngx.req.read_body(): a failure is the request's failure (500 before any
- * output) with the cause in the error log. */
+ * output) with the cause in the error log.  A body over --max-body ends
+ * the request with 413, as ngx.exit(413) would (OpenResty does the same
+ * when nginx refuses the body). */
 static int api_req_read_body(lua_State *L)
 {
     lf_request_t *r = lf_api_request(L);
     char err[512];
-    if (lf_body_read(r, err, sizeof(err)) != 0)
+    int rc = lf_body_read(r, err, sizeof(err));
+    if (rc == LF_BODY_TOO_LARGE) {
+        r->exit_code = 413;
+        r->yield = LF_YIELD_EXIT;
+        return lua_yield(L, 0);
+    }
+    if (rc != 0)
         return luaL_error(L, "failed to read the request body: %s", err);
     return 0;
 }

@@ -14,15 +14,19 @@ int lf_buf_reserve(lf_buf_t *b, size_t extra)
 {
     if (extra <= b->cap - b->len)
         return 0;
-    if (extra > SIZE_MAX / 2 - b->len)
+    if (extra > SIZE_MAX / 2 - b->len) {
+        b->oom = 1;
         return -1;
+    }
     size_t need = b->len + extra;
     size_t cap = b->cap ? b->cap : 256;
     while (cap < need)
         cap *= 2;
     char *p = realloc(b->data, cap);
-    if (p == NULL)
+    if (p == NULL) {
+        b->oom = 1;
         return -1;
+    }
     b->data = p;
     b->cap = cap;
     return 0;

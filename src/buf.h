@@ -8,6 +8,7 @@ typedef struct {
     char *data;
     size_t len;
     size_t cap;
+    int oom;        /* an append failed since the last reset: output incomplete */
 } lf_buf_t;
 
 int lf_buf_reserve(lf_buf_t *b, size_t extra);
@@ -20,6 +21,7 @@ void lf_buf_shrink(lf_buf_t *b, size_t keep);
 static inline void lf_buf_reset(lf_buf_t *b)
 {
     b->len = 0;
+    b->oom = 0;
 }
 
 #endif

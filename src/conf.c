@@ -37,7 +37,7 @@ typedef struct {
 
 static const lf_option_t options[] = {
     {"listen", 'l', LF_OPT_STRING, OFF(listen), "ADDR", 0, 0, 1,
-     "host:port | [v6]:port | :port | unix:/path | fd:N (default: fd 0 if it is a listening socket, else 127.0.0.1:9000)"},
+     "host:port | [v6]:port | :port | unix:/path | fd:N (default: the socket systemd passes, else fd 0 if it is a listening socket, else 127.0.0.1:9000)"},
     {"backlog", 0, LF_OPT_INT, OFF(backlog), "N", 1, INT_MAX, 1,
      "listen queue length (default 511)"},
     {"workers", 'w', LF_OPT_INT, OFF(workers), "N", 0, 1024, 1,
@@ -64,12 +64,20 @@ static const lf_option_t options[] = {
      "stop a handler that runs longer (504 if nothing was sent; default 0 = no limit)"},
     {"max-body", 0, LF_OPT_SIZE, OFF(max_body), "SIZE", 0, LLONG_MAX >> 30, 1,
      "refuse larger request bodies with 413, without reading them (default 0 = no limit)"},
+    {"status-path", 0, LF_OPT_STRING, OFF(status_path), "PATH", 0, 0, 1,
+     "answer this SCRIPT_NAME (or DOCUMENT_URI) with the pool's status: text, ?json, ?openmetrics, ?full for every worker"},
+    {"ping-path", 0, LF_OPT_STRING, OFF(ping_path), "PATH", 0, 0, 1,
+     "answer this SCRIPT_NAME (or DOCUMENT_URI) with \"pong\" (health checks)"},
+    {"slowlog", 0, LF_OPT_STRING, OFF(slowlog), "FILE", 0, 0, 1,
+     "where --slowlog-timeout writes (default: the error log)"},
+    {"slowlog-timeout", 0, LF_OPT_SECONDS, OFF(slowlog_timeout), "SECONDS", 0, 86400, 1,
+     "log the Lua traceback of a request still running after SECONDS, taken in the worker (default 0 = off)"},
     {"user", 0, LF_OPT_STRING, OFF(user), "USER", 0, 0, 1,
-     "when started as root: the user the workers run as (the socket is opened first)"},
+     "when started as root, switch the master and its workers to USER once the socket, the error log and the pid file are open (a name or a number; a reload cannot change it)"},
     {"group", 0, LF_OPT_STRING, OFF(group), "GROUP", 0, 0, 1,
-     "with --user: the group (default: the user's primary group)"},
+     "with --user: the group (default: USER's primary group); a unix socket is given to USER and GROUP"},
     {"pid", 0, LF_OPT_STRING, OFF(pid_file), "FILE", 0, 0, 1,
-     "write the master's pid to FILE (removed at exit)"},
+     "write the master's pid to FILE once the socket is open, remove it at a clean exit; refuse to start while FILE names a running luafpm"},
     {"error-log", 'e', LF_OPT_STRING, OFF(error_log), "FILE|stderr", 0, 0, 1,
      "where the error log goes (default stderr)"},
     {"log-level", 0, LF_OPT_LEVEL, OFF(log_level), "LEVEL", 0, 0, 1,
@@ -78,6 +86,9 @@ static const lf_option_t options[] = {
      "check the config and compile every .lua under the root, then exit 0 (fine) or 1"},
     {"version", 'V', LF_OPT_FLAG, OFF(version), NULL, 0, 0, 0, "print the version and exit"},
     {"help", 'h', LF_OPT_FLAG, OFF(help), NULL, 0, 0, 0, "print this help and exit"},
+    /* Hidden (no help text): the build generates the man page's option
+     * list and examples/luafpm.conf from this table. */
+    {"print-options", 0, LF_OPT_STRING, OFF(print_options), "man|conf", 0, 0, 0, NULL},
 };
 
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
@@ -321,7 +332,9 @@ static int set_default_string(char **field, const char *value)
     return *field ? 0 : -1;
 }
 
-static int conf_defaults(lf_conf_t *conf)
+/* Fill in what neither the command line nor the file set; tmpdir is
+ * $TMPDIR (NULL when the defaults are printed for the docs). */
+static int conf_defaults(lf_conf_t *conf, const char *tmpdir)
 {
     if (conf->backlog == LF_UNSET)
         conf->backlog = 511;
@@ -335,6 +348,8 @@ static int conf_defaults(lf_conf_t *conf)
         conf->max_requests_jitter = 0;
     if (conf->request_timeout == LF_UNSET)
         conf->request_timeout = 0;
+    if (conf->slowlog_timeout == LF_UNSET)
+        conf->slowlog_timeout = 0;
     if (conf->max_body == LF_UNSET)
         conf->max_body = 0;
     if (conf->test == LF_UNSET)
@@ -347,8 +362,7 @@ static int conf_defaults(lf_conf_t *conf)
         conf->help = 0;
     if (conf->version == LF_UNSET)
         conf->version = 0;
-    const char *tmp = getenv("TMPDIR");
-    if (set_default_string(&conf->tmp_dir, tmp && tmp[0] ? tmp : "/tmp") != 0 ||
+    if (set_default_string(&conf->tmp_dir, tmpdir && tmpdir[0] ? tmpdir : "/tmp") != 0 ||
         set_default_string(&conf->root, ".") != 0 ||
         set_default_string(&conf->error_log, "stderr") != 0)
         return -1;
@@ -433,12 +447,12 @@ int lf_conf_load(lf_conf_t *conf, int argc, char **argv, char *errbuf, size_t er
         snprintf(errbuf, errlen, "unexpected argument \"%s\"", argv[optind]);
         goto fail;
     }
-    if (conf->help == 1 || conf->version == 1)
+    if (conf->help == 1 || conf->version == 1 || conf->print_options)
         goto done;
     if (conf->conf_file && conf_read_file(conf, conf->conf_file, src, errbuf, errlen) != 0)
         goto fail;
 done:
-    if (conf_defaults(conf) != 0) {
+    if (conf_defaults(conf, getenv("TMPDIR")) != 0) {
         snprintf(errbuf, errlen, "out of memory");
         goto fail;
     }
@@ -464,6 +478,8 @@ void lf_conf_usage(const char *prog)
            prog);
     for (size_t i = 0; i < NOPTIONS; i++) {
         const lf_option_t *o = &options[i];
+        if (o->help == NULL)
+            continue;
         char left[64];
         int n;
         if (o->short_name)
@@ -474,5 +490,167 @@ void lf_conf_usage(const char *prog)
             snprintf(left + n, sizeof(left) - (size_t)n, " %s", o->arg);
         printf("%-30s %s\n", left, o->help);
     }
-    printf("\nSignals to the master: TERM/INT stop now, QUIT stop after the requests in flight.\n");
+    printf("\nSignals to the master: TERM/INT stop now, QUIT stop after the requests in flight,\n"
+           "HUP reload the configuration (no request dropped), USR1 reopen the logs.\n");
+}
+
+/* Write s for groff: backslashes, hyphens (as minus signs, so that options
+ * can be copied), `quoted` words as typographic quotes, no leading dot. */
+static void man_escape(FILE *out, const char *s)
+{
+    int open_quote = 0;
+    if (*s == '.' || *s == '\'')
+        fputs("\\&", out);
+    for (; *s; s++) {
+        if (*s == '\\')
+            fputs("\\e", out);
+        else if (*s == '-')
+            fputs("\\-", out);
+        else if (*s == '`')
+            fputs((open_quote = !open_quote) ? "\\(lq" : "\\(rq", out);
+        else
+            fputc(*s, out);
+    }
+}
+
+/* The OPTIONS section: one .TP entry per option, in table order. */
+static void print_man(FILE *out)
+{
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        const lf_option_t *o = &options[i];
+        if (o->help == NULL)
+            continue;
+        fputs(".TP\n", out);
+        fputs(o->arg ? ".BI \"" : ".B \"", out);
+        if (o->short_name)
+            fprintf(out, "\\-%c, ", o->short_name);
+        fputs("\\-\\-", out);
+        man_escape(out, o->name);
+        if (o->arg) {
+            fputs(" \" ", out);
+            man_escape(out, o->arg);
+            fputc('\n', out);
+        } else {
+            fputs("\"\n", out);
+        }
+        man_escape(out, o->help);
+        fputs(o->help[strlen(o->help) - 1] == '.' ? "\n" : ".\n", out);
+    }
+}
+
+/* The default of option o as a config file value, from conf_defaults();
+ * -1 when it has none (the placeholder is shown instead). */
+static int format_default(const lf_conf_t *d, const lf_option_t *o, char *buf, size_t len)
+{
+    const void *field = (const char *)d + o->offset;
+    switch (o->type) {
+    case LF_OPT_STRING: {
+        const char *v = *(char *const *)field;
+        if (v == NULL)
+            return -1;
+        snprintf(buf, len, "%s", v);
+        return 0;
+    }
+    case LF_OPT_INT:
+    case LF_OPT_SIZE: {
+        long long v = *(const long long *)field;
+        if (v == LF_UNSET)
+            return -1;
+        static const char *const units[] = {"", "k", "m", "g"};
+        int u = 0;
+        while (o->type == LF_OPT_SIZE && v > 0 && v % 1024 == 0 && u < 3) {
+            v /= 1024;
+            u++;
+        }
+        const char *suffix = units[u];
+        snprintf(buf, len, "%lld%s", v, suffix);
+        return 0;
+    }
+    case LF_OPT_SECONDS: {
+        double v = *(const double *)field;
+        if (v == LF_UNSET)
+            return -1;
+        snprintf(buf, len, "%g", v);
+        return 0;
+    }
+    case LF_OPT_ONOFF: {
+        int v = *(const int *)field;
+        if (v == LF_UNSET)
+            return -1;
+        snprintf(buf, len, "%s", v ? "on" : "off");
+        return 0;
+    }
+    case LF_OPT_LEVEL: {
+        int v = *(const int *)field;
+        if (v == LF_UNSET)
+            return -1;
+        snprintf(buf, len, "%s", lf_log_level_name(v));
+        return 0;
+    }
+    case LF_OPT_FLAG:
+        break;
+    }
+    return -1;
+}
+
+/* "# text" lines of at most 78 columns. */
+static void print_comment(FILE *out, const char *text)
+{
+    const size_t width = 76;
+    while (*text) {
+        size_t n = strlen(text);
+        if (n > width) {
+            n = width;
+            while (n > 0 && text[n] != ' ')
+                n--;
+            if (n == 0)
+                n = strcspn(text, " ");
+        }
+        size_t shown = n;
+        while (shown > 0 && text[shown - 1] == ' ')
+            shown--;
+        fprintf(out, "# %.*s\n", (int)shown, text);
+        text += n;
+        while (*text == ' ')
+            text++;
+    }
+}
+
+/* The example config: the options a file may set, commented out. */
+static int print_conf(FILE *out)
+{
+    lf_conf_t d;
+    char value[256];
+    conf_init(&d);
+    if (conf_defaults(&d, NULL) != 0) {
+        lf_conf_free(&d);
+        return -1;
+    }
+    print_comment(out, "luafpm.conf: every option luafpm reads from a config file (--conf FILE), "
+                       "commented out, with its default where it has one.  Syntax: `name = value`, "
+                       "one per line; `#` starts a comment; the command line overrides the file.  "
+                       "Generated from luafpm's option table (see luafpm(8)).");
+    for (size_t i = 0; i < NOPTIONS; i++) {
+        const lf_option_t *o = &options[i];
+        if (o->help == NULL || !o->in_file)
+            continue;
+        fputc('\n', out);
+        print_comment(out, o->help);
+        if (format_default(&d, o, value, sizeof(value)) != 0)
+            snprintf(value, sizeof(value), "%s", o->arg);
+        fprintf(out, "#%s = %s\n", o->name, value);
+    }
+    lf_conf_free(&d);
+    return 0;
+}
+
+int lf_conf_print_options(const char *format)
+{
+    if (strcmp(format, "man") == 0) {
+        print_man(stdout);
+        return 0;
+    }
+    if (strcmp(format, "conf") == 0)
+        return print_conf(stdout);
+    return -1;
 }

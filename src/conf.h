@@ -22,6 +22,10 @@ typedef struct {
     long long max_requests_jitter;
     double request_timeout;      /* seconds, 0 = none */
     long long max_body;          /* bytes, 0 = no limit */
+    char *slowlog;
+    double slowlog_timeout;      /* seconds, 0 = off */
+    char *status_path;
+    char *ping_path;
     char *user;
     char *group;
     char *pid_file;

@@ -197,10 +197,44 @@ static int open_tcp(lf_listen_t *ls, const char *addr, int backlog, char *errbuf
     return 0;
 }
 
+/* systemd socket activation (sd_listen_fds(3)): the number of sockets
+ * passed from fd 3 on when $LISTEN_PID is ours, else 0.  The variables
+ * are removed either way so that no child takes them for its own. */
+static int listen_fds_from_systemd(void)
+{
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    long n = 0;
+    if (pid != NULL && fds != NULL) {
+        char *end;
+        long p = strtol(pid, &end, 10);
+        if (*pid != '\0' && *end == '\0' && p == (long)getpid()) {
+            n = strtol(fds, &end, 10);
+            if (*fds == '\0' || *end != '\0' || n < 0 || n > 1024)
+                n = 0;
+        }
+    }
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    for (int fd = 3; fd < 3 + n; fd++) {
+        int fl = fcntl(fd, F_GETFD);
+        if (fl >= 0)
+            fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+    }
+    return (int)n;
+}
+
 int lf_listen_open(lf_listen_t *ls, const char *addr, int backlog, char *errbuf, size_t errlen)
 {
     memset(ls, 0, sizeof(*ls));
     ls->fd = -1;
+    int activated = listen_fds_from_systemd();
+    if (addr == NULL && activated > 0) {
+        if (adopt_fd(ls, 3, errbuf, errlen) != 0)
+            return -1;
+        snprintf(ls->name, sizeof(ls->name), "fd:3 (systemd)");
+        return 0;
+    }
     if (addr == NULL) {
         if (lf_listen_fd_is_listening(0))
             return adopt_fd(ls, 0, errbuf, errlen);

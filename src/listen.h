@@ -12,8 +12,9 @@ typedef struct {
     char name[160];      /* for logs */
 } lf_listen_t;
 
-/* Open (or adopt) the socket named by addr (NULL = the default); errors
- * go into errbuf. */
+/* Open (or adopt) the socket named by addr; NULL is the default: the first
+ * socket systemd passes ($LISTEN_FDS, fd 3), else fd 0 when it listens
+ * (spawn-fcgi), else 127.0.0.1:9000.  Errors go into errbuf. */
 int lf_listen_open(lf_listen_t *ls, const char *addr, int backlog, char *errbuf, size_t errlen);
 void lf_listen_close(lf_listen_t *ls, int unlink_path);
 int lf_listen_fd_is_listening(int fd);

@@ -77,6 +77,11 @@ int lf_log_reopen(void)
     return 0;
 }
 
+int lf_log_fd(void)
+{
+    return log_fd;
+}
+
 void lf_log_set_request(unsigned long long number)
 {
     log_request = number;

@@ -37,6 +37,8 @@ void lf_log_write(int level, int err, const char *fmt, ...)
 void lf_log_vwrite(int level, int err, const char *fmt, va_list ap);
 int lf_log_open(const char *path, char *errbuf, size_t errlen);
 int lf_log_reopen(void);
+/* The log's file descriptor, for a prebuilt line written from a signal handler. */
+int lf_log_fd(void);
 int lf_log_level_parse(const char *name);
 const char *lf_log_level_name(int level);
 void lf_log_set_request(unsigned long long number);

@@ -1,26 +1,51 @@
-/* main.c - start-up in one visible order: options, log, root, socket,
- * then the master (or, with --workers 0, a single serving process). */
+/* main.c - start-up in one visible order: options, log, root, user (and
+ * -t stops there), pid file check, socket, pid file, privilege drop, then
+ * the master (or, with --workers 0, a single serving process). */
 #include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <fcgiapp.h>
 #include <luajit.h>
 
+#include "check.h"
 #include "conf.h"
 #include "listen.h"
 #include "log.h"
 #include "master.h"
+#include "notify.h"
+#include "pidfile.h"
+#include "priv.h"
 #include "script.h"
 #include "worker.h"
+
+/* Everything that needs root, done: the log, the socket and the pid file
+ * are open.  Give the unix socket to --user and become that user. */
+static int main_drop_privileges(const lf_conf_t *conf, const lf_listen_t *listen,
+                                const lf_root_t *root, const lf_priv_t *priv, char *err,
+                                size_t errlen)
+{
+    if (!priv->active)
+        return 0;
+    if (lf_priv_chown(priv, listen->unix_path, err, errlen) != 0 ||
+        lf_priv_drop(priv, err, errlen) != 0)
+        return -1;
+    lf_log(LF_LOG_NOTICE, "running as user %s (uid %lu, gid %lu)", conf->user,
+           (unsigned long)priv->uid, (unsigned long)priv->gid);
+    lf_priv_warn_access("the root", root->real, R_OK | X_OK);
+    lf_priv_warn_access("the temporary directory", conf->tmp_dir, W_OK | X_OK);
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
     lf_conf_t conf;
     lf_listen_t listen;
     lf_root_t root;
+    lf_priv_t priv;
     char err[1024];
 
     if (lf_conf_load(&conf, argc, argv, err, sizeof(err)) != 0) {
@@ -37,10 +62,29 @@ int main(int argc, char **argv)
         lf_conf_free(&conf);
         return 0;
     }
+    if (conf.print_options) {
+        int bad = lf_conf_print_options(conf.print_options) != 0;
+        if (bad)
+            fprintf(stderr, "luafpm: --print-options takes man or conf\n");
+        lf_conf_free(&conf);
+        return bad;
+    }
     lf_log_level = conf.log_level;
     if (lf_log_open(conf.error_log, err, sizeof(err)) != 0 ||
-        lf_root_init(&root, conf.root, err, sizeof(err)) != 0) {
+        lf_root_init(&root, conf.root, err, sizeof(err)) != 0 ||
+        lf_priv_init(&priv, conf.user, conf.group, err, sizeof(err)) != 0) {
         fprintf(stderr, "luafpm: %s\n", err);
+        lf_conf_free(&conf);
+        return 1;
+    }
+    if (conf.test) {
+        int rc = lf_check_run(&conf, &root);
+        lf_conf_free(&conf);
+        return rc;
+    }
+    if (conf.pid_file && lf_pidfile_check(conf.pid_file, err, sizeof(err)) != 0) {
+        fprintf(stderr, "luafpm: %s\n", err);
+        lf_log(LF_LOG_EMERG, "%s", err);
         lf_conf_free(&conf);
         return 1;
     }
@@ -56,19 +100,37 @@ int main(int argc, char **argv)
         lf_conf_free(&conf);
         return 1;
     }
+    if ((conf.pid_file && lf_pidfile_write(conf.pid_file, err, sizeof(err)) != 0) ||
+        main_drop_privileges(&conf, &listen, &root, &priv, err, sizeof(err)) != 0) {
+        fprintf(stderr, "luafpm: %s\n", err);
+        lf_log(LF_LOG_EMERG, "%s", err);
+        if (conf.pid_file)
+            lf_pidfile_remove(conf.pid_file);
+        lf_listen_close(&listen, 1);
+        lf_conf_free(&conf);
+        return 1;
+    }
 
     int rc;
     if (conf.workers == 0) {
+        /* Ready as far as systemd is concerned: the socket accepts (the
+         * master says so once its workers are up). */
+        char ready[64];
+        snprintf(ready, sizeof(ready), "READY=1\nMAINPID=%ld", (long)getpid());
+        lf_notify(ready);
         lf_worker_signals_install();
         lf_log(LF_LOG_NOTICE, "luafpm %s serving on %s in this process (no master)",
                PACKAGE_VERSION, listen.name);
         lf_worker_args_t args = {
-            .conf = &conf, .listen = &listen, .root = &root, .id = 0, .life_fd = -1, .ready_fd = -1};
+            .conf = &conf, .listen = &listen, .root = &root, .id = 0, .life_fd = -1, .ready_fd = -1,
+            .sb_slot = -1};
         rc = lf_worker_run(&args);
     } else {
         rc = lf_master_run(&conf, &listen, &root);
     }
     lf_listen_close(&listen, 1);
+    if (conf.pid_file)
+        lf_pidfile_remove(conf.pid_file);
     lf_conf_free(&conf);
     return rc;
 }

@@ -24,6 +24,9 @@
 
 #include "log.h"
 #include "master.h"
+#include "notify.h"
+#include "scoreboard.h"
+#include "timeout.h"
 #include "worker.h"
 
 #define LF_QUIT_TIMEOUT 60.0    /* graceful stop: then TERM */
@@ -46,6 +49,7 @@ typedef struct {
     double backoff;
     double kill_at;     /* retiring: when QUIT turns into TERM, then KILL */
     int term_sent;
+    int sb_slot;        /* its scoreboard slot while it lives, else -1 */
 } lf_child_t;
 
 /* A configuration being started by a reload, not serving yet. */
@@ -67,6 +71,7 @@ typedef struct {
     int nkids, cap;
     lf_pending_t *pending;
     int reload_again;   /* HUP during a reload: another one after it */
+    int announced;      /* READY=1 sent to systemd */
     int life[2];        /* workers see EOF when the master is gone */
     int ready[2];       /* workers write their pid when they can serve */
     lf_master_state_t state;
@@ -156,6 +161,9 @@ static void master_spawn(lf_master_t *m, lf_child_t *c, const lf_conf_t *conf,
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, &old);
     double now = now_mono();
+    c->sb_slot = lf_sb_claim(0, c->id, c->gen);
+    if (c->sb_slot < 0)
+        lf_log(LF_LOG_WARN, "the scoreboard is full: worker %d will not show on the status page", c->id);
     pid_t pid = fork();
     if (pid == 0) {
         close(sig_pipe[0]);
@@ -166,7 +174,7 @@ static void master_spawn(lf_master_t *m, lf_child_t *c, const lf_conf_t *conf,
         sigprocmask(SIG_SETMASK, &old, NULL);
         lf_worker_args_t args = {
             .conf = conf, .listen = listen, .root = root, .id = c->id,
-            .life_fd = m->life[0], .ready_fd = m->ready[1],
+            .life_fd = m->life[0], .ready_fd = m->ready[1], .sb_slot = c->sb_slot,
         };
         exit(lf_worker_run(&args));
     }
@@ -176,6 +184,8 @@ static void master_spawn(lf_master_t *m, lf_child_t *c, const lf_conf_t *conf,
     c->ready = 0;
     if (pid < 0) {
         lf_log_errno(LF_LOG_ALERT, err, "fork() of worker %d failed", c->id);
+        lf_sb_release(c->sb_slot);
+        c->sb_slot = -1;
         c->pid = 0;
         c->backoff = c->backoff ? c->backoff * 2 : LF_BACKOFF_MIN;
         c->respawn_at = now + c->backoff;
@@ -255,6 +265,7 @@ static void master_reload_abandon(lf_master_t *m, const char *why)
     }
     lf_log_level = m->conf->log_level;
     pending_free(m, p, 1);
+    lf_notify("READY=1\nSTATUS=reload failed, serving the previous configuration");
 }
 
 static int same_string(const char *a, const char *b)
@@ -306,6 +317,7 @@ static void master_reload_start(lf_master_t *m)
         return;
     }
     lf_log_level = p->conf.log_level;
+    lf_notify("RELOADING=1");
     p->gen = m->gen + 1;
     p->deadline = now_mono() + LF_READY_TIMEOUT;
     m->pending = p;
@@ -360,6 +372,7 @@ static void master_reload_finish(lf_master_t *m)
     m->pending = NULL;
     lf_log(LF_LOG_NOTICE, "reload done: %lld new workers serve, %d old ones finish their requests",
            m->conf->workers, retired);
+    lf_notify("READY=1\nSTATUS=reloaded");
     if (m->reload_again) {
         m->reload_again = 0;
         master_reload_start(m);
@@ -376,6 +389,19 @@ static void master_read_ready(lf_master_t *m)
             for (int i = 0; i < m->nkids; i++)
                 if (m->kids[i].pid == pids[k])
                     m->kids[i].ready = 1;
+    }
+    if (!m->announced) {
+        /* systemd's READY=1 once the first workers can serve. */
+        int all = 1;
+        for (int i = 0; i < m->nkids; i++)
+            if (m->kids[i].gen == m->gen && !m->kids[i].retiring && !m->kids[i].ready)
+                all = 0;
+        if (all) {
+            char ready[64];
+            snprintf(ready, sizeof(ready), "READY=1\nMAINPID=%ld", (long)getpid());
+            lf_notify(ready);
+            m->announced = 1;
+        }
     }
     if (m->pending == NULL)
         return;
@@ -411,13 +437,19 @@ static void master_reap(lf_master_t *m)
                    (long)pid, how);
         } else {
             int code = WEXITSTATUS(status);
-            failed = code != 0;
+            failed = code != 0 && code != LF_EXIT_TIMEOUT;
             fatal = code == LF_EXIT_FATAL;
             snprintf(how, sizeof(how), "exited with code %d", code);
-            lf_log(code ? LF_LOG_ALERT : LF_LOG_NOTICE, "worker %d (pid %ld) %s", c->id,
-                   (long)pid, how);
+            if (code == LF_EXIT_TIMEOUT)
+                lf_log(LF_LOG_ERR, "worker %d (pid %ld) %s: its request ran past --request-timeout, replacing it",
+                       c->id, (long)pid, how);
+            else
+                lf_log(code ? LF_LOG_ALERT : LF_LOG_NOTICE, "worker %d (pid %ld) %s", c->id,
+                       (long)pid, how);
         }
         c->pid = 0;
+        lf_sb_release(c->sb_slot);
+        c->sb_slot = -1;
         if (m->pending && c->gen == m->pending->gen) {
             char why[160];
             snprintf(why, sizeof(why), "new worker %d %s before it was ready", c->id, how);
@@ -497,7 +529,7 @@ int lf_master_run(lf_conf_t *conf, lf_listen_t *listen, lf_root_t *root)
     m.state = MASTER_RUNNING;
     m.life[0] = m.life[1] = m.ready[0] = m.ready[1] = -1;
     if (master_signals_install() != 0 || master_pipe(m.life, 0) != 0 ||
-        master_pipe(m.ready, 0) != 0) {
+        master_pipe(m.ready, 0) != 0 || lf_sb_create() != 0) {
         lf_log_errno(LF_LOG_EMERG, errno, "master set-up failed");
         return 1;
     }
@@ -563,6 +595,7 @@ int lf_master_run(lf_conf_t *conf, lf_listen_t *listen, lf_root_t *root)
                 case SIGINT:
                     if (m.state != MASTER_TERMINATING) {
                         lf_log(LF_LOG_NOTICE, "%s received: stopping now", signal_name(signo));
+                        lf_notify("STOPPING=1");
                         master_signal_all(&m, SIGTERM);
                         m.state = MASTER_TERMINATING;
                         deadline = now_mono() + LF_TERM_TIMEOUT;
@@ -571,6 +604,7 @@ int lf_master_run(lf_conf_t *conf, lf_listen_t *listen, lf_root_t *root)
                 case SIGQUIT:
                     if (m.state == MASTER_RUNNING) {
                         lf_log(LF_LOG_NOTICE, "SIGQUIT received: stopping after the requests in flight");
+                        lf_notify("STOPPING=1");
                         master_signal_all(&m, SIGQUIT);
                         m.state = MASTER_STOPPING;
                         deadline = now_mono() + LF_QUIT_TIMEOUT;

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "request.h"
 #include "script.h"
+#include "timeout.h"
 
 lf_request_t *lf_request_current;
 
@@ -165,6 +166,7 @@ static int request_send(lf_request_t *r, const char *extra, size_t extralen, int
     b.fd = r->fcgx->ipcFd;
     b.request_id = r->fcgx->requestId;
     b.failed = 0;
+    lf_timeout_sending(last);
     if (!r->headers_written) {
         r->headers_written = 1;
         if (request_serialize_headers(r, r->flushed) != 0) {
@@ -270,22 +272,30 @@ int lf_request_eof(lf_request_t *r)
     return 0;
 }
 
-void lf_request_error_page(lf_request_t *r, int status)
+size_t lf_request_error_html(int status, char *buf, size_t len)
 {
-    char page[512];
     const char *reason = lf_request_status_reason(status);
-    int n = snprintf(page, sizeof(page),
+    int n = snprintf(buf, len,
                      "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n"
                      "<center><h1>%d %s</h1></center>\r\n<hr><center>luafpm</center>\r\n"
                      "</body>\r\n</html>\r\n",
                      status, reason ? reason : "", status, reason ? reason : "");
+    if (n < 0)
+        return 0;
+    return (size_t)n < len ? (size_t)n : len - 1;
+}
+
+void lf_request_error_page(lf_request_t *r, int status)
+{
+    char page[512];
+    size_t n = lf_request_error_html(status, page, sizeof(page));
     r->status = status;
     lf_headers_remove(&r->headers, "content-type", 12);
     lf_headers_add(&r->headers, "Content-Type", 12, "text/html", 9);
     /* 204 and 304 have no body; nginx would drop one anyway. */
     if (status == 204 || status == 304)
         n = 0;
-    lf_request_write(r, page, (size_t)n);
+    lf_request_write(r, page, n);
 }
 
 /* Where the request's script lives: cached per SCRIPT_FILENAME while the
@@ -384,15 +394,38 @@ static void request_exit(lf_request_t *r)
         r->status = code;
 }
 
+/* The handler ran past --request-timeout: log where it was; 504 when
+ * nothing has left the worker yet, else the response is cut. */
+static void request_timed_out(lf_request_t *r, lua_State *L, lua_State *co)
+{
+    if (r->timeout_ref != LUA_NOREF)
+        lua_rawgeti(L, LUA_REGISTRYINDEX, r->timeout_ref); /* sp++: from the hook */
+    else
+        luaL_traceback(L, co, lf_timeout_message(), 0);    /* sp++ */
+    const char *method = lf_request_param(r, "REQUEST_METHOD");
+    const char *uri = lf_request_param(r, "REQUEST_URI");
+    lf_log(LF_LOG_ERR, "lua entry thread aborted: %s, script: %s, request: \"%s %s\"",
+           lua_tostring(L, -1), r->script, method ? method : "-", uri ? uri : "-");
+    lua_pop(L, 1);
+    if (r->eof)
+        return;
+    if (!r->headers_written) {
+        lf_buf_reset(&r->out); /* buffered, never sent: replaced by the 504 */
+        lf_request_error_page(r, 504);
+    } else {
+        r->aborted = 1;
+    }
+}
+
 /* ngx.sleep: a worker serves one request at a time, so waiting here
- * holds up nobody else. */
+ * holds up nobody else.  The request timeout cuts it short. */
 static void request_sleep(double seconds)
 {
     struct timespec left;
     left.tv_sec = (time_t)seconds;
     left.tv_nsec = (long)((seconds - (double)left.tv_sec) * 1e9);
-    while (nanosleep(&left, &left) != 0 && errno == EINTR)
-        ;
+    while (nanosleep(&left, &left) != 0 && errno == EINTR && !lf_timeout_expired())
+        lf_timeout_slow_check(lf_request_current);
     lf_api_time_update();
 }
 
@@ -415,31 +448,36 @@ static void request_run(lf_request_t *r)
     lf_vm_push_request_env(co);                      /* co: handler, env */
     lua_setfenv(co, -2);                             /* co: handler */
 
-    int rc = lua_resume(co, 0);
+    /* Resume until the handler is done: a sleep, or a bare
+     * coroutine.yield() that reached the handler's own coroutine, goes on. */
+    int rc = LUA_YIELD;
     for (;;) {
-        if (rc == 0)
+        if (lf_timeout_enter_lua() != 0)
+            break; /* timed out between two resumes (in ngx.sleep) */
+        rc = lua_resume(co, 0);
+        lf_timeout_leave_lua();
+        if (rc != LUA_YIELD || (r->yield != LF_YIELD_SLEEP && r->yield != LF_YIELD_NONE))
             break;
-        if (rc != LUA_YIELD) {
-            request_failed(r, L, co);
-            break;
-        }
-        if (r->yield == LF_YIELD_EXIT) {
-            request_exit(r);
-            break;
-        }
-        if (r->yield == LF_YIELD_ABORT) {
-            lua_settop(co, 0);
-            lua_rawgeti(co, LUA_REGISTRYINDEX, r->abort_ref);
-            request_failed(r, L, co);
-            break;
-        }
         if (r->yield == LF_YIELD_SLEEP)
             request_sleep(r->sleep_seconds);
-        /* Resume: after a sleep, or a bare coroutine.yield() that reached
-         * the handler's own coroutine. */
         r->yield = LF_YIELD_NONE;
         lua_settop(co, 0);
-        rc = lua_resume(co, 0);
+    }
+    int timed_out = lf_timeout_disarm();
+    if (rc == 0) {
+        /* returned */
+    } else if (rc == LUA_YIELD && r->yield == LF_YIELD_EXIT) {
+        request_exit(r);
+    } else if (timed_out) {
+        /* Whatever stopped it after the deadline (the hook's yield or
+         * error, a read cut by the signal) is the timeout. */
+        request_timed_out(r, L, co);
+    } else if (rc != LUA_YIELD) {
+        request_failed(r, L, co);
+    } else if (r->yield == LF_YIELD_ABORT) {
+        lua_settop(co, 0);
+        lua_rawgeti(co, LUA_REGISTRYINDEX, r->abort_ref);
+        request_failed(r, L, co);
     }
     r->co = NULL;
     lua_settop(L, base);
@@ -493,6 +531,7 @@ void lf_request_serve(FCGX_Request *fcgx, lf_vm_t *vm, const lf_conf_t *conf,
     r->vm = vm;
     r->ctx_ref = LUA_NOREF;
     r->abort_ref = LUA_NOREF;
+    r->timeout_ref = LUA_NOREF;
     r->args_ref = LUA_NOREF;
     r->body_fd = -1;
     r->number = ++request_counter;
@@ -505,21 +544,29 @@ void lf_request_serve(FCGX_Request *fcgx, lf_vm_t *vm, const lf_conf_t *conf,
 
     char path[PATH_MAX];
     lf_request_current = r;
-    int status = vm ? request_script(r, root, conf->code_cache, path, sizeof(path)) : 500;
+    /* A body over --max-body is refused before anything else, as nginx
+     * checks client_max_body_size before the content handler. */
+    int status = lf_body_check_length(r);
+    if (status == 0)
+        status = vm ? request_script(r, root, conf->code_cache, path, sizeof(path)) : 500;
     if (status != 0) {
         lf_request_error_page(r, status);
     } else {
         r->script = path;
+        lf_timeout_arm(r);
         request_run(r);
     }
-    request_drain_stdin(r);
+    /* A refused body is left in the stream until the 413 is out. */
+    if (!r->body_refused)
+        request_drain_stdin(r);
     lf_body_done(r);
     if (vm) {
         luaL_unref(vm->L, LUA_REGISTRYINDEX, r->ctx_ref);
         luaL_unref(vm->L, LUA_REGISTRYINDEX, r->abort_ref);
+        luaL_unref(vm->L, LUA_REGISTRYINDEX, r->timeout_ref);
         luaL_unref(vm->L, LUA_REGISTRYINDEX, r->args_ref);
     }
-    r->ctx_ref = r->abort_ref = r->args_ref = LUA_NOREF;
+    r->ctx_ref = r->abort_ref = r->timeout_ref = r->args_ref = LUA_NOREF;
     r->script = NULL;
     lf_request_current = NULL;
 
@@ -530,11 +577,24 @@ void lf_request_serve(FCGX_Request *fcgx, lf_vm_t *vm, const lf_conf_t *conf,
     if (r->aborted) {
         request_abort(fcgx, r->flushed);
     } else {
+        int lost = 0;
+        if (r->body_refused && !r->eof) {
+            /* The 413 goes out now and its end (FCGI_END_REQUEST) after
+             * the rest of the body was read away, bounded: a web server
+             * with our complete answer could send the next request on
+             * this connection while libfcgi still reads this one's body.
+             * Closing at once would reset the connection, and nginx,
+             * still sending the body, would answer 502 instead. */
+            request_send(r, NULL, 0, 0);
+            lost = r->write_failed || lf_body_linger(r) != 0;
+        }
         if (!r->eof)
             request_send(r, NULL, 0, 1);
         /* The response is complete: free libfcgi's side of the request,
          * keeping the connection when the web server asked for it. */
-        FCGX_Free(fcgx, !fcgx->keepConnection || r->write_failed);
+        if (FCGX_GetError(fcgx->in) != 0)
+            lost = 1; /* stdin was cut (a read failed): out of step */
+        FCGX_Free(fcgx, !fcgx->keepConnection || r->write_failed || lost);
     }
     lf_buf_reset(&r->out);
     lf_log_set_request(0);

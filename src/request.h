@@ -17,6 +17,7 @@ typedef enum {
     LF_YIELD_EXIT,     /* ngx.exit / ngx.redirect: the request is done */
     LF_YIELD_SLEEP,    /* ngx.sleep: wait, then resume */
     LF_YIELD_ABORT,    /* an error that no pcall may catch (coroutine.wrap) */
+    LF_YIELD_TIMEOUT,  /* --request-timeout passed (yielded from a hook) */
 } lf_yield_t;
 
 /* What ngx.req.read_body / discard_body did with the request body. */
@@ -42,6 +43,7 @@ typedef struct {
     int ctx_ref;                /* ngx.ctx, LUA_NOREF until used */
     double sleep_seconds;       /* argument of ngx.sleep */
     int abort_ref;              /* LF_YIELD_ABORT's error value */
+    int timeout_ref;            /* the timeout's message and traceback */
     lf_body_state_t body_state;
     int body_fd;                /* spooled body, else -1 */
     const char *body_path;      /* its name, removed at the end */
@@ -54,6 +56,7 @@ typedef struct {
     unsigned eof : 1;           /* ngx.eof: later output is dropped */
     unsigned aborted : 1;       /* the connection is to be cut */
     unsigned write_failed : 1;  /* the web server went away */
+    unsigned body_refused : 1;  /* over --max-body: stdin is not in step */
     lf_headers_t headers;
     lf_buf_t out;               /* body not yet sent */
     lf_buf_t hdr;               /* the serialized header block */
@@ -74,13 +77,22 @@ int lf_request_flush(lf_request_t *r);
 int lf_request_eof(lf_request_t *r);
 /* A complete response with nginx's kind of error page, before any output. */
 void lf_request_error_page(lf_request_t *r, int status);
+/* That page's HTML into buf (NUL-terminated); its length. */
+size_t lf_request_error_html(int status, char *buf, size_t len);
 const char *lf_request_status_reason(int status);
 /* The query string as ngx.var.args sees it now ("" when there is none). */
 const char *lf_request_args(lf_request_t *r, size_t *len);
 
 /* request_body.c: read the whole body into memory or a temporary file
- * (0, or -1 with the reason in err); discard it; forget it at the end. */
+ * (0; -1 with the reason in err; or LF_BODY_TOO_LARGE, logged, when it
+ * grows past --max-body); discard it; forget it at the end. */
+#define LF_BODY_TOO_LARGE 413
 int lf_body_read(lf_request_t *r, char *err, size_t errlen);
+/* A CONTENT_LENGTH over --max-body: 413 before the handler runs. */
+int lf_body_check_length(lf_request_t *r);
+/* After a 413 was sent: read and drop what the web server still sends, for
+ * a bounded time; 0 when stdin reached its end (the connection is usable). */
+int lf_body_linger(lf_request_t *r);
 void lf_body_discard(lf_request_t *r);
 void lf_body_done(lf_request_t *r);
 /* From a signal handler: remove a spooled file (async-signal-safe). */

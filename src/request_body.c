@@ -12,12 +12,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "request.h"
 
 #define LF_BODY_CHUNK (64 * 1024)
+/* After a 413, what the web server still sends of the body is read and
+ * dropped for at most this long (and at most LF_LINGER_IDLE without a
+ * byte) before the connection is closed (see lf_request_serve). */
+#define LF_LINGER_TIME 5
+#define LF_LINGER_IDLE 1
 
 /* The spooled file's name, also for the signal handler that ends a worker
  * in the middle of a request. */
@@ -77,12 +85,50 @@ static long long body_expected_length(lf_request_t *r)
     return errno || *end != '\0' ? -1 : v;
 }
 
+/* The part of a log line that says which request it was. */
+static void body_log_request(lf_request_t *r, char *dst, size_t dstlen)
+{
+    const char *method = lf_request_param(r, "REQUEST_METHOD");
+    const char *uri = lf_request_param(r, "REQUEST_URI");
+    char esc[1024];
+    lf_log_escape(esc, sizeof(esc), uri ? uri : "-", uri ? strlen(uri) : 1);
+    snprintf(dst, dstlen, "request: \"%s %s\"", method ? method : "-", esc);
+}
+
+int lf_body_check_length(lf_request_t *r)
+{
+    long long max = r->conf->max_body;
+    long long expected = max > 0 ? body_expected_length(r) : -1;
+    if (expected <= max)
+        return 0;
+    char req[1200];
+    body_log_request(r, req, sizeof(req));
+    lf_log(LF_LOG_WARN, "client intended to send too large body: %lld bytes, --max-body is %lld, %s",
+           expected, max, req);
+    r->body_refused = 1;
+    return LF_BODY_TOO_LARGE;
+}
+
+/* The body grew past --max-body while it was read: refuse it. */
+static int body_too_large(lf_request_t *r, long long expected)
+{
+    char req[1200], said[64] = "no CONTENT_LENGTH";
+    if (expected >= 0)
+        snprintf(said, sizeof(said), "CONTENT_LENGTH %lld", expected);
+    body_log_request(r, req, sizeof(req));
+    lf_log(LF_LOG_WARN, "client sent too large body: more than --max-body %lld bytes (%s), %s",
+           r->conf->max_body, said, req);
+    r->body_refused = 1;
+    return LF_BODY_TOO_LARGE;
+}
+
 int lf_body_read(lf_request_t *r, char *err, size_t errlen)
 {
     if (r->body_state != LF_BODY_UNREAD)
         return 0;
     r->body_state = LF_BODY_READ;
     long long expected = body_expected_length(r);
+    unsigned long long max = r->conf->max_body > 0 ? (unsigned long long)r->conf->max_body : 0;
     unsigned long long limit = (unsigned long long)r->conf->body_buffer_size;
     if (expected >= 0 && (unsigned long long)expected > limit && body_spool_open(r, err, errlen) != 0)
         return -1;
@@ -107,6 +153,8 @@ int lf_body_read(lf_request_t *r, char *err, size_t errlen)
         if (n <= 0)
             break;
         r->body_len += (unsigned long long)n;
+        if (max && r->body_len > max)
+            return body_too_large(r, expected);
         if (r->body_fd < 0) {
             r->body.len += (size_t)n;
             if (r->body.len > limit && body_spool_open(r, err, errlen) != 0)
@@ -139,6 +187,36 @@ void lf_body_discard(lf_request_t *r)
     char chunk[8192];
     while (FCGX_GetStr(chunk, (int)sizeof(chunk), r->fcgx->in) > 0)
         ;
+}
+
+static double body_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int lf_body_linger(lf_request_t *r)
+{
+    int fd = r->fcgx->ipcFd;
+    struct timeval idle = {LF_LINGER_IDLE, 0}, none = {0, 0};
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof(idle)) != 0)
+        return -1;
+    double deadline = body_now() + LF_LINGER_TIME;
+    unsigned long long dropped = 0;
+    char chunk[LF_BODY_CHUNK];
+    int n;
+    while ((n = FCGX_GetStr(chunk, (int)sizeof(chunk), r->fcgx->in)) > 0) {
+        dropped += (unsigned long long)n;
+        if (body_now() > deadline)
+            break;
+    }
+    int done = n == 0 && FCGX_GetError(r->fcgx->in) == 0;
+    if (done && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none)) != 0)
+        done = 0;
+    lf_log(LF_LOG_INFO, "refused request body: %llu more bytes dropped%s", dropped,
+           done ? "" : ", connection closed before its end");
+    return done ? 0 : -1;
 }
 
 void lf_body_done(lf_request_t *r)

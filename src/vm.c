@@ -160,7 +160,7 @@ static int vm_binary_factory(lua_State *L)
  * "return function(...) <source>\nend", the prefix on line 1 so that line
  * numbers stay right, a "#!" first line turned into a comment.  Binary
  * chunks are returned as they are.  sp++ : the compiled factory or error. */
-static int vm_compile(lua_State *L, const char *path)
+int lf_vm_compile(lua_State *L, const char *path)
 {
     static const char prefix[] = "return function(...) ";
     static const char suffix[] = "\nend";
@@ -233,7 +233,7 @@ int lf_vm_push_factory(lf_vm_t *vm, const char *path)
         return 0;
     }
     lua_pop(L, 1);                               /* sp: cache */
-    if (vm_compile(L, path) != 0) {
+    if (lf_vm_compile(L, path) != 0) {
         lua_remove(L, -2);                       /* sp: error */
         return -1;
     }

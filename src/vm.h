@@ -23,6 +23,12 @@ void lf_vm_close(lf_vm_t *vm);
  * when it returns -1. */
 int lf_vm_push_factory(lf_vm_t *vm, const char *path);
 
+/* Compile the script at path as the worker does, without caching: the
+ * source wrapped as "return function(...) <source>\nend" (line numbers
+ * kept, a "#!" line skipped), errors as "path:line: message".  sp++ : the
+ * factory, or an error message when it returns -1.  Used by -t too. */
+int lf_vm_compile(lua_State *L, const char *path);
+
 /* Push a fresh per-request globals table reading through to _G.  sp++ */
 void lf_vm_push_request_env(lua_State *L);
 

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef HAVE_SYS_PRCTL_H
 #include <sys/prctl.h>
@@ -20,6 +22,9 @@
 
 #include "log.h"
 #include "request.h"
+#include "scoreboard.h"
+#include "status.h"
+#include "timeout.h"
 #include "vm.h"
 #include "worker.h"
 
@@ -113,9 +118,28 @@ static void worker_serve_slot(lf_slot_t *s, lf_vm_t *vm, const lf_worker_args_t 
         s->last_used = 0;
         return;
     }
+    if (!was_open) {
+        /* A child a handler starts (os.execute("cmd &")) must not hold
+         * the connection open: nginx would wait for its end. */
+        fcntl(slot_fd(s), F_SETFD, FD_CLOEXEC);
+    }
     if (!was_open && a->listen->is_inet6) {
         int one = 1; /* libfcgi sets TCP_NODELAY for IPv4 only */
         setsockopt(slot_fd(s), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    FCGX_Request *req = &s->req;
+    int page = lf_status_request_page(req, a->conf);
+    lf_sb_request_begin(FCGX_GetParam("REQUEST_METHOD", req->envp),
+                        FCGX_GetParam("REQUEST_URI", req->envp),
+                        page ? "-" : FCGX_GetParam("SCRIPT_FILENAME", req->envp));
+    if (page) {
+        /* The page counts as a request, as php-fpm's does. */
+        lf_status_serve(req, page, a->listen->fd);
+        lf_sb_request_end(vm ? vm->heap : 0);
+        in_request = 0;
+        (*served)++;
+        s->last_used = slot_fd(s) >= 0 ? *served : 0;
+        return;
     }
     lf_vm_t *fresh = NULL;
     if (vm == NULL) {
@@ -126,6 +150,7 @@ static void worker_serve_slot(lf_slot_t *s, lf_vm_t *vm, const lf_worker_args_t 
             lf_log(LF_LOG_ERR, "%s", err);
     }
     lf_request_serve(&s->req, vm ? vm : fresh, a->conf, a->root);
+    lf_sb_request_end(vm ? vm->heap : fresh ? fresh->heap : 0);
     lf_vm_close(fresh);
     in_request = 0;
     (*served)++;
@@ -173,10 +198,37 @@ static void worker_report_ready(const lf_worker_args_t *a)
     close(a->ready_fd);
 }
 
+/* This worker's --max-requests plus a random 0..--max-requests-jitter
+ * (seeded from its pid and the clock), so that workers started together
+ * do not all recycle together; 0 = no limit. */
+static unsigned long long worker_max_requests(const lf_conf_t *conf)
+{
+    if (conf->max_requests <= 0)
+        return 0;
+    unsigned long long limit = (unsigned long long)conf->max_requests;
+    if (conf->max_requests_jitter > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        /* splitmix64 */
+        unsigned long long x = ((unsigned long long)getpid() << 32) ^
+                               (unsigned long long)ts.tv_sec * 1000000000ULL ^ (unsigned long long)ts.tv_nsec;
+        x += 0x9e3779b97f4a7c15ULL;
+        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+        x ^= x >> 31;
+        limit += x % ((unsigned long long)conf->max_requests_jitter + 1);
+    }
+    return limit;
+}
+
 int lf_worker_run(const lf_worker_args_t *a)
 {
     const lf_conf_t *conf = a->conf;
     worker_id_value = a->id;
+    int slot = a->sb_slot;
+    if (slot < 0 && lf_sb == NULL && lf_sb_create() == 0)
+        slot = lf_sb_claim(0, a->id, 0); /* no master: a scoreboard of its own */
+    lf_sb_attach(slot);
     worker_count_value = conf->workers > 0 ? (int)conf->workers : 1;
     if (a->life_fd >= 0) {
         worker_die_with_master();
@@ -209,18 +261,27 @@ int lf_worker_run(const lf_worker_args_t *a)
         FCGX_InitRequest(&slots[i].req, a->listen->fd, 0);
 
     lf_log(LF_LOG_INFO, "worker %d started", a->id);
+    unsigned long long max_requests = worker_max_requests(conf);
+    if (max_requests > 0)
+        lf_log(LF_LOG_INFO, "worker %d will be replaced after %llu requests", a->id, max_requests);
+    lf_sb_set_state(LF_SB_IDLE);
     worker_report_ready(a);
     unsigned long long served = 0;
-    int master_gone = 0;
+    int master_gone = 0, stopping_seen = 0;
     for (;;) {
         if (reopen_requested) {
             reopen_requested = 0;
             lf_log_reopen();
+            lf_timeout_reopen();
         }
         int stopping = quit_requested || master_gone ||
-                       (conf->max_requests > 0 && served >= (unsigned long long)conf->max_requests);
+                       (max_requests > 0 && served >= max_requests);
         if (quit_requested == 2)
             break;
+        if (stopping && !stopping_seen) {
+            stopping_seen = 1;
+            lf_sb_set_state(LF_SB_STOPPING);
+        }
 
         nfds_t n = 0;
         if (a->life_fd >= 0 && !master_gone) {

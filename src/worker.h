@@ -16,6 +16,7 @@ typedef struct {
     int id;       /* 0..workers-1, ngx.worker.id */
     int life_fd;  /* read end of the master's pipe: EOF = master gone; -1 = no master */
     int ready_fd; /* write end of the master's readiness pipe, -1 = none */
+    int sb_slot;  /* its scoreboard slot, -1 = none (then it makes its own) */
 } lf_worker_args_t;
 
 /* Serve until told to stop; returns the exit status.  The caller exits. */

@@ -270,3 +270,35 @@ has() {
     [ "$status" -eq 0 ]
     [[ "$output" == *"Status: 40"[34]* ]]
 }
+
+@test "examples/apache.conf works as shipped (addresses swapped for the test's)" {
+    local port user group pid
+    port=$(free_port)
+    user=$(sed -n 's/^User //p' "$WORK/apache.conf")
+    group=$(sed -n 's/^Group //p' "$WORK/apache.conf")
+    mkdir -p "$WORK/example-run"
+    {
+        sed -n '1,/^<Directory \/>/p' "$WORK/apache.conf" | sed '$d' |
+            sed -e "s|^PidFile .*|PidFile $WORK/example.pid|" \
+                -e "s|^ErrorLog .*|ErrorLog $WORK/example-error.log|" \
+                -e "s|^DefaultRuntimeDir .*|DefaultRuntimeDir $WORK/example-run|"
+        echo "LoadModule authz_host_module $APACHE_MODULES/mod_authz_host.so"
+        echo "Listen 127.0.0.1:$port"
+        sed -e "s|\*:80|127.0.0.1:$port|" -e "s|/srv/luafpm/app|$WORK/root|g" \
+            -e "s|127.0.0.1:9000|$LF_ADDR|g" "$LUAFPM_SRCDIR/examples/apache.conf"
+    } >"$WORK/example-apache.conf"
+    "$APACHE" -f "$WORK/example-apache.conf" -DFOREGROUND >>"$WORK/example-apache.out" 2>&1 &
+    pid=$!
+    wait_port "$port" || { cat "$WORK/example-apache.out" >&2; stop_pid "$pid"; false; }
+    ap_http "$port" GET /hello.lua
+    local status=$STATUS body=$BODY
+    ap_http "$port" GET /status
+    local page=$STATUS
+    stop_pid "$pid"
+    [ "$status" = 200 ]
+    [ "$body" = "hello world" ]
+    # This luafpm has no --status-path: the request reached it as a script
+    # name without .lua, which it refuses.
+    [ "$page" = 403 ]
+    grep -q "script \"proxy:fcgi://$LF_ADDR$WORK/root/status\" refused with 403" "$WORK/luafpm.log"
+}

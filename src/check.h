@@ -1,0 +1,13 @@
+/* check.h - luafpm -t: check the config and compile every script. */
+#ifndef LF_CHECK_H
+#define LF_CHECK_H
+
+#include "conf.h"
+#include "script.h"
+
+/* Compile every *.lua under the root the way a worker does, errors as
+ * "file:line: message" on stderr and a summary line; returns the exit
+ * status (0 all compiled, 1 otherwise).  The config is already loaded. */
+int lf_check_run(const lf_conf_t *conf, const lf_root_t *root);
+
+#endif

@@ -1,0 +1,509 @@
+/* timeout.c - --request-timeout.  A request has two deadlines, both
+ * delivered by one ITIMER_REAL (SIGALRM):
+ *
+ *   soft, at the timeout: the signal handler sets a count hook on the VM
+ *     (LuaJIT documents lua_sethook as safe in a signal handler).  The hook
+ *     yields the request's coroutine with LF_YIELD_TIMEOUT, through pcall
+ *     and user coroutines as ngx.exit does; where no yield is possible (Lua
+ *     called from C) it raises the timeout error, and it fires again at
+ *     every instruction, so no pcall swallows it.  A blocked system call
+ *     returns EINTR (no SA_RESTART), ngx.sleep stops early.  request.c then
+ *     ends the request with 504 (or cuts it after output), logs the
+ *     traceback, and the worker goes on.
+ *
+ *   hard, LF_TIMEOUT_GRACE later: hooks never run inside a JIT-compiled
+ *     trace or C code (a compiled `while true do end`, os.execute, an FFI
+ *     call), so the signal handler itself answers: a complete FastCGI 504
+ *     (or, after output, the record that cuts the response), a log line,
+ *     all prebuilt when the request was armed and written with write(2),
+ *     then _exit(LF_EXIT_TIMEOUT); the master forks a replacement.
+ *
+ * Everything the handler touches is async-signal-safe: flags, prebuilt
+ * bytes, write, shutdown, poll, read, clock_gettime, nanosleep, _exit. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+
+#include "log.h"
+#include "scoreboard.h"
+#include "timeout.h"
+
+#define LF_HARD_LINGER_MS 1000 /* reading what the web server still sends */
+
+static struct {
+    volatile sig_atomic_t armed;
+    volatile sig_atomic_t expired;  /* the soft deadline passed */
+    volatile sig_atomic_t in_lua;   /* inside lua_resume of the request */
+    volatile sig_atomic_t sending;  /* response bytes went out */
+    volatile sig_atomic_t complete; /* ngx.eof sent the whole response */
+    volatile sig_atomic_t phase;    /* next deadline: SLOW, SOFT, HARD */
+    volatile sig_atomic_t slow_due; /* the slowlog deadline passed */
+    int slow_written;               /* this request's slowlog entry is out */
+    lua_State *volatile L;
+    volatile int fd;
+    long gmtoff;                    /* for the log line's local time */
+    double slow_secs, soft_secs;    /* from the request's start; 0 = none */
+    struct timespec start;          /* CLOCK_MONOTONIC at arm time */
+} t;
+
+enum { PHASE_SLOW, PHASE_SOFT, PHASE_HARD };
+
+static int slowlog_fd = -1;         /* --slowlog, opened on first use */
+
+static int installed;
+static char message[64];            /* request timed out after N s */
+
+/* The hard deadline's FastCGI 504: STDOUT with the page, an empty STDOUT,
+ * END_REQUEST; the request id is patched in at arm time. */
+static char resp504[1024];
+static size_t resp504_len;
+static size_t resp504_ids[3];       /* offsets of the three record headers */
+
+/* Its log line: the timestamp's 19 characters are written at the time. */
+static char hard_line[2048];
+static size_t hard_line_len;
+
+const char *lf_timeout_message(void)
+{
+    return message;
+}
+
+int lf_timeout_expired(void)
+{
+    return t.expired;
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0) {
+            if (w < 0 && errno == EINTR)
+                continue;
+            return;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static void put_digits(char *p, long v, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
+/* "YYYY/MM/DD HH:MM:SS" from the clock, in local time, without localtime
+ * (not async-signal-safe): days to a civil date (H. Hinnant's algorithm). */
+static void stamp(char *p)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long s = (long long)ts.tv_sec + t.gmtoff;
+    long long days = s / 86400, sec = s % 86400;
+    if (sec < 0) {
+        sec += 86400;
+        days--;
+    }
+    long long z = days + 719468;
+    long long era = (z >= 0 ? z : z - 146096) / 146097;
+    long long doe = z - era * 146097;
+    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long long mp = (5 * doy + 2) / 153;
+    long long d = doy - (153 * mp + 2) / 5 + 1;
+    long long m = mp < 10 ? mp + 3 : mp - 9;
+    long long y = yoe + era * 400 + (m <= 2);
+    put_digits(p, (long)y, 4);
+    p[4] = '/';
+    put_digits(p + 5, (long)m, 2);
+    p[7] = '/';
+    put_digits(p + 8, (long)d, 2);
+    p[10] = ' ';
+    put_digits(p + 11, (long)(sec / 3600), 2);
+    p[13] = ':';
+    put_digits(p + 14, (long)(sec / 60 % 60), 2);
+    p[16] = ':';
+    put_digits(p + 17, (long)(sec % 60), 2);
+}
+
+/* The hard deadline: answer for the handler and end the worker. */
+static void timeout_hard(void)
+{
+    static const char bad_record[8] = {0}; /* as request.c's request_abort */
+    int fd = t.fd;
+    if (hard_line_len > 0 && lf_log_level >= LF_LOG_ERR) {
+        stamp(hard_line);
+        write_all(lf_log_fd(), hard_line, hard_line_len);
+    }
+    if (fd >= 0) {
+        if (!t.sending) {
+            write_all(fd, resp504, resp504_len);
+        } else if (!t.complete) {
+            struct timespec pause = {0, 20 * 1000 * 1000}; /* see request_abort */
+            nanosleep(&pause, NULL);
+            write_all(fd, bad_record, sizeof(bad_record));
+        }
+        /* The end of our side, even if a child process shares the socket;
+         * then read what the web server still sends until it closes, so
+         * that unread bytes do not turn our exit into a reset (nginx would
+         * answer 502 instead of the 504). */
+        shutdown(fd, SHUT_WR);
+        struct timespec start, now;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        for (;;) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            long ms = (long)(now.tv_sec - start.tv_sec) * 1000 +
+                      (now.tv_nsec - start.tv_nsec) / 1000000;
+            if (ms >= LF_HARD_LINGER_MS)
+                break;
+            struct pollfd pfd = {.fd = fd, .events = POLLIN};
+            if (poll(&pfd, 1, (int)(LF_HARD_LINGER_MS - ms)) <= 0)
+                break;
+            char sink[4096];
+            if (read(fd, sink, sizeof(sink)) <= 0)
+                break;
+        }
+    }
+    lf_body_unlink_on_kill();
+    _exit(LF_EXIT_TIMEOUT);
+}
+
+static void timeout_hook(lua_State *L, lua_Debug *ar);
+
+static void slowlog_hook(lua_State *L, lua_Debug *ar);
+
+/* The next deadline after now, counted from the request's start. */
+static void timeout_rearm(double at)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double left = at - ((double)(now.tv_sec - t.start.tv_sec) +
+                        (double)(now.tv_nsec - t.start.tv_nsec) / 1e9);
+    if (left < 1e-6)
+        left = 1e-6;
+    struct itimerval it;
+    memset(&it, 0, sizeof(it));
+    it.it_value.tv_sec = (time_t)left;
+    it.it_value.tv_usec = (suseconds_t)((left - (double)it.it_value.tv_sec) * 1e6);
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void timeout_on_alarm(int signo)
+{
+    int saved = errno;
+    (void)signo;
+    if (t.armed) {
+        if (t.phase == PHASE_SLOW) {
+            /* The slowlog's traceback is taken by a hook in Lua's own
+             * context (or when the request next runs Lua). */
+            t.slow_due = 1;
+            if (t.in_lua && !t.expired)
+                lua_sethook(t.L, slowlog_hook, LUA_MASKCOUNT, 1);
+            t.phase = PHASE_SOFT;
+            if (t.soft_secs > 0)
+                timeout_rearm(t.soft_secs);
+        } else if (t.phase == PHASE_SOFT) {
+            t.expired = 1;
+            if (t.in_lua)
+                lua_sethook(t.L, timeout_hook, LUA_MASKCOUNT, 1);
+            t.phase = PHASE_HARD;
+            timeout_rearm(t.soft_secs + LF_TIMEOUT_GRACE);
+        } else {
+            timeout_hard();
+        }
+    }
+    errno = saved;
+}
+
+/* One slowlog entry: when, who, how long, and where the handler is. */
+static void slowlog_write(lf_request_t *r, const char *where)
+{
+    if (slowlog_fd < 0 && r->conf->slowlog) {
+        slowlog_fd = open(r->conf->slowlog, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (slowlog_fd < 0)
+            lf_log_errno(LF_LOG_ERR, errno, "cannot open --slowlog \"%s\"", r->conf->slowlog);
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double running = (double)(now.tv_sec - t.start.tv_sec) +
+                     (double)(now.tv_nsec - t.start.tv_nsec) / 1e9;
+    const char *method = lf_request_param(r, "REQUEST_METHOD");
+    const char *uri = lf_request_param(r, "REQUEST_URI");
+    char esc[1024];
+    lf_log_escape(esc, sizeof(esc), uri ? uri : "-", uri ? strlen(uri) : 1);
+    if (slowlog_fd < 0) {
+        lf_log(LF_LOG_WARN, "slow request: running %.3f s, script: %s, request: \"%s %s\"\n%s",
+               running, r->script, method ? method : "-", esc, where);
+    } else {
+        char stamp_buf[64];
+        time_t wall = time(NULL);
+        struct tm tm;
+        if (localtime_r(&wall, &tm) == NULL ||
+            strftime(stamp_buf, sizeof(stamp_buf), "%d-%b-%Y %H:%M:%S", &tm) == 0)
+            snprintf(stamp_buf, sizeof(stamp_buf), "%lld", (long long)wall);
+        char head[2048];
+        int n = snprintf(head, sizeof(head),
+                         "\n[%s] pid %ld, request *%llu \"%s %s\" running %.3f s\nscript_filename = %s\n",
+                         stamp_buf, (long)getpid(), r->number, method ? method : "-", esc, running,
+                         r->script ? r->script : "-");
+        if (n > 0)
+            write_all(slowlog_fd, head, (size_t)n < sizeof(head) ? (size_t)n : sizeof(head) - 1);
+        write_all(slowlog_fd, where, strlen(where));
+        write_all(slowlog_fd, "\n", 1);
+    }
+    lf_sb_count_slow();
+    t.slow_written = 1;
+}
+
+/* Runs once the slowlog deadline passed: the traceback of where the
+ * handler is now, then the hook goes. */
+static void slowlog_hook(lua_State *L, lua_Debug *ar)
+{
+    lf_request_t *r = lf_request_current;
+    (void)ar;
+    if (t.expired)
+        return; /* the timeout's hook takes over */
+    if (r == NULL || r->co == NULL || t.slow_written) {
+        lua_sethook(L, NULL, 0, 0);
+        return;
+    }
+    if (L == r->vm->L)
+        return; /* not the handler's code: wait until it runs again */
+    lua_sethook(L, NULL, 0, 0);
+    luaL_traceback(L, L, NULL, 0);                   /* sp: tb */
+    if (L != r->co) {
+        luaL_traceback(L, r->co, "in the request's coroutine:", 0);
+        lua_pushliteral(L, "\n");
+        lua_insert(L, -2);
+        lua_concat(L, 3);
+    }
+    slowlog_write(r, lua_tostring(L, -1));
+    lua_pop(L, 1);
+}
+
+void lf_timeout_slow_check(lf_request_t *r)
+{
+    if (!t.slow_due || t.slow_written || r == NULL || r->co == NULL || t.expired)
+        return;
+    /* The handler's coroutine is suspended (in ngx.sleep): its traceback
+     * shows where it waits. */
+    lua_State *L = r->vm->L;
+    luaL_traceback(L, r->co, NULL, 0);
+    slowlog_write(r, lua_tostring(L, -1));
+    lua_pop(L, 1);
+}
+
+void lf_timeout_reopen(void)
+{
+    if (slowlog_fd >= 0)
+        close(slowlog_fd);
+    slowlog_fd = -1; /* opened again at the next slow request */
+}
+
+/* Runs at every Lua instruction once the timeout has passed. */
+static void timeout_hook(lua_State *L, lua_Debug *ar)
+{
+    lf_request_t *r = lf_request_current;
+    (void)ar;
+    if (!t.expired || !t.in_lua || r == NULL || r->co == NULL) {
+        lua_sethook(L, NULL, 0, 0); /* a late one: nothing to stop */
+        return;
+    }
+    if (L == r->vm->L)
+        return; /* not the handler's code: wait until it runs again */
+    if (r->timeout_ref == LUA_NOREF) {
+        luaL_traceback(L, L, message, 0);            /* sp: tb */
+        if (L != r->co) {
+            /* Inside a user coroutine: where the handler resumed it too. */
+            luaL_traceback(L, r->co, "in the request's coroutine:", 0);
+            lua_pushliteral(L, "\n");
+            lua_insert(L, -2);
+            lua_concat(L, 3);                        /* sp: tb */
+        }
+        r->timeout_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    if (lua_isyieldable(L)) {
+        r->yield = LF_YIELD_TIMEOUT;
+        lua_yield(L, 0);
+        return;
+    }
+    lua_pushstring(L, message);
+    lua_error(L);
+}
+
+/* The prebuilt 504 response, once; the request id is patched per request. */
+static void timeout_build_504(void)
+{
+    char page[512];
+    size_t plen = lf_request_error_html(504, page, sizeof(page));
+    static const char head[] = "Status: 504 Gateway Time-out\r\nContent-Type: text/html\r\n\r\n";
+    size_t clen = sizeof(head) - 1 + plen;
+    unsigned char *p = (unsigned char *)resp504;
+    size_t n = 0;
+    const size_t lens[3] = {clen, 0, 8};
+    const int types[3] = {6 /* FCGI_STDOUT */, 6, 3 /* FCGI_END_REQUEST */};
+    for (int i = 0; i < 3; i++) {
+        resp504_ids[i] = n;
+        p[n] = 1;
+        p[n + 1] = (unsigned char)types[i];
+        p[n + 2] = p[n + 3] = 0;
+        p[n + 4] = (unsigned char)(lens[i] >> 8);
+        p[n + 5] = (unsigned char)lens[i];
+        p[n + 6] = p[n + 7] = 0;
+        n += 8;
+        if (i == 0) {
+            memcpy(p + n, head, sizeof(head) - 1);
+            memcpy(p + n + sizeof(head) - 1, page, plen);
+            n += clen;
+        } else if (i == 2) {
+            memset(p + n, 0, 8); /* appStatus 0, FCGI_REQUEST_COMPLETE */
+            n += 8;
+        }
+    }
+    resp504_len = n;
+}
+
+static void timeout_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sigfillset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: a blocked read returns EINTR */
+    sa.sa_handler = timeout_on_alarm;
+    if (sigaction(SIGALRM, &sa, NULL) != 0)
+        lf_log_errno(LF_LOG_ALERT, errno, "sigaction(SIGALRM) failed");
+    timeout_build_504();
+    installed = 1;
+}
+
+/* The hard deadline's log line, but for its timestamp. */
+static void timeout_build_line(lf_request_t *r)
+{
+    const char *method = lf_request_param(r, "REQUEST_METHOD");
+    const char *uri = lf_request_param(r, "REQUEST_URI");
+    char esc[1024];
+    lf_log_escape(esc, sizeof(esc), uri ? uri : "-", uri ? strlen(uri) : 1);
+    int n = snprintf(hard_line, sizeof(hard_line),
+                     "0000/00/00 00:00:00 [error] %ld#0: *%llu lua entry thread killed: %s, still "
+                     "running %g s later (a JIT-compiled loop or C code), script: %s, request: "
+                     "\"%s %s\"; the worker exits\n",
+                     (long)getpid(), r->number, message, LF_TIMEOUT_GRACE, r->script,
+                     method ? method : "-", esc);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n >= sizeof(hard_line)) {
+        n = sizeof(hard_line) - 1;
+        hard_line[n - 1] = '\n';
+    }
+    hard_line_len = (size_t)n;
+}
+
+void lf_timeout_arm(lf_request_t *r)
+{
+    double secs = r->conf->request_timeout;
+    double slow = r->conf->slowlog_timeout;
+    if (slow > 0 && secs > 0 && slow >= secs)
+        slow = 0; /* the timeout's own log line comes first */
+    if (secs <= 0 && slow <= 0)
+        return;
+    if (!installed)
+        timeout_install();
+    snprintf(message, sizeof(message), "request timed out after %g s", secs);
+    time_t now = time(NULL);
+    struct tm tm;
+    t.gmtoff = localtime_r(&now, &tm) ? tm.tm_gmtoff : 0;
+    for (int i = 0; i < 3; i++) {
+        resp504[resp504_ids[i] + 2] = (char)(r->fcgx->requestId >> 8);
+        resp504[resp504_ids[i] + 3] = (char)r->fcgx->requestId;
+    }
+    timeout_build_line(r);
+    t.L = r->vm->L;
+    t.fd = r->fcgx->ipcFd;
+    t.expired = t.in_lua = t.sending = t.complete = 0;
+    t.slow_due = t.slow_written = 0;
+    t.slow_secs = slow;
+    t.soft_secs = secs > 0 ? secs : 0;
+    t.phase = slow > 0 ? PHASE_SLOW : PHASE_SOFT;
+    clock_gettime(CLOCK_MONOTONIC, &t.start);
+    t.armed = 1;
+    /* One timer, re-armed by the handler for each next deadline. */
+    double first = slow > 0 ? slow : secs;
+    struct itimerval it;
+    memset(&it, 0, sizeof(it));
+    it.it_value.tv_sec = (time_t)first;
+    it.it_value.tv_usec = (suseconds_t)((first - (double)it.it_value.tv_sec) * 1e6);
+    if (it.it_value.tv_sec == 0 && it.it_value.tv_usec == 0)
+        it.it_value.tv_usec = 1;
+    if (setitimer(ITIMER_REAL, &it, NULL) != 0) {
+        t.armed = 0;
+        lf_log_errno(LF_LOG_ALERT, errno, "setitimer() failed: no --request-timeout for this request");
+    }
+}
+
+int lf_timeout_disarm(void)
+{
+    if (!t.armed)
+        return 0;
+    struct itimerval off;
+    memset(&off, 0, sizeof(off));
+    setitimer(ITIMER_REAL, &off, NULL);
+    /* No SIGALRM from here on. */
+    t.armed = 0;
+    t.in_lua = 0;
+    int expired = t.expired;
+    if (expired || t.slow_due)
+        lua_sethook(t.L, NULL, 0, 0);
+    if (t.slow_due && !t.slow_written && !expired && lf_request_current)
+        slowlog_write(lf_request_current,
+                      "(no Lua traceback: the handler was in C code or a JIT-compiled loop "
+                      "from the slowlog deadline to its end)");
+    t.expired = 0;
+    t.slow_due = 0;
+    return expired;
+}
+
+int lf_timeout_enter_lua(void)
+{
+    t.in_lua = 1;
+    if (t.expired) {
+        t.in_lua = 0;
+        return -1;
+    }
+    /* The slowlog deadline passed outside Lua (in ngx.sleep, say): the
+     * traceback is taken as soon as the handler runs again. */
+    if (t.slow_due && !t.slow_written)
+        lua_sethook(t.L, slowlog_hook, LUA_MASKCOUNT, 1);
+    return 0;
+}
+
+void lf_timeout_leave_lua(void)
+{
+    t.in_lua = 0;
+    /* Set by a signal that came while inside: Lua code outside the
+     * handler's run (error handling, the next request) must not meet it. */
+    if (t.expired || t.slow_due)
+        lua_sethook(t.L, NULL, 0, 0);
+}
+
+void lf_timeout_sending(int last)
+{
+    if (!t.armed)
+        return;
+    t.sending = 1;
+    if (last)
+        t.complete = 1;
+}

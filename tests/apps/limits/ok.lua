@@ -1,0 +1,1 @@
+ngx.say("ok ", ngx.worker.pid())

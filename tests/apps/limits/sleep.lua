@@ -1,0 +1,2 @@
+ngx.sleep(10)
+ngx.say("woke up")

@@ -1,0 +1,2 @@
+ngx.sleep(0.8)
+ngx.say("slept")
