@@ -9,7 +9,7 @@ setup_file() {
     start_luafpm --workers 2
     start_nginx
     # The SIGKILL test makes the master log the death at alert level.
-    export ALLOWED_LOG='killed by signal 9 \(SIGKILL\)'
+    export ALLOWED_LOG='killed by signal (9 \(SIGKILL\)|11 \(SIGSEGV\))'
 }
 
 teardown_file() {
@@ -118,4 +118,38 @@ start_second() {
     wait_gone "$LF_PID" 10
     grep -q 'SIGQUIT received' "$WORK/luafpm.log"
     grep -q 'master exiting' "$WORK/luafpm.log"
+}
+
+@test "a handler that crashes its worker costs only its own request; a crash loop backs off" {
+    # A luafpm of its own: AddressSanitizer must let the SIGSEGV through.
+    local port pid i
+    port=$(free_port)
+    ASAN_OPTIONS="$ASAN_OPTIONS:handle_segv=0" "$LUAFPM_BIN" --listen "127.0.0.1:$port" \
+        --workers 1 --root "$WORK/root" --error-log "$WORK/crash.log" &
+    pid=$!
+    wait_port "$port"
+    local save_port=$NGX_PORT save_pid=$NGX_PID
+    start_nginx "127.0.0.1:$port"
+    local crash_nginx=$NGX_PID crash_port=$NGX_PORT
+    NGX_PID=$save_pid NGX_PORT=$save_port
+    PORT_OVERRIDE=$crash_port http GET /crash.lua
+    local crashed=$STATUS
+    # The replacement serves the next request.
+    for ((i = 0; i < 100; i++)); do
+        PORT_OVERRIDE=$crash_port http GET /pid.lua && [ "$STATUS" = 200 ] && break
+        sleep 0.05
+    done
+    local after=$STATUS
+    # Crashing again right after the respawn is a crash loop: back-off.
+    PORT_OVERRIDE=$crash_port http GET /crash.lua
+    for ((i = 0; i < 100; i++)); do
+        grep -q 'failed soon after start; next try in' "$WORK/crash.log" && break
+        sleep 0.05
+    done
+    stop_pid "$crash_nginx"
+    stop_pid "$pid"
+    [ "$crashed" = 502 ]
+    [ "$after" = 200 ]
+    grep -q 'worker 0 (pid [0-9]*) killed by signal 11 (SIGSEGV)' "$WORK/crash.log"
+    grep -q 'failed soon after start; next try in 0.1 s' "$WORK/crash.log"
 }

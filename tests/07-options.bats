@@ -121,9 +121,13 @@ port_free() {
     run "$LUAFPM_BIN" --listen "unix:$sock" --root "$WORK/root"
     [ "$status" -eq 1 ]
     [[ "$output" == *"is in use by another process"* ]]
-    # A socket file left by a killed master is stale and replaced.
+    # A socket file left by a killed master is stale and replaced (once
+    # its worker, which holds the socket too, has noticed and gone).
+    local workers w
+    workers=$(worker_pids "$LF_PID")
     kill -KILL "$LF_PID"
     wait_gone "$LF_PID"
+    for w in $workers; do wait_gone "$w"; done
     [ -S "$sock" ]
     start_luafpm --listen "unix:$sock" --workers 1
     local i

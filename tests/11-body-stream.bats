@@ -333,7 +333,7 @@ arg_x=a%20b" ]
 # 1.23 and later join them with ", " into one param.
 nginx_joins_repeats() {
     local version
-    version=$("$NGINX" -v 2>&1 | sed -n 's|.*nginx/\([0-9]*\.[0-9]*\).*|\1|p')
+    version=$("$NGINX_BIN" -v 2>&1 | sed -n 's|.*nginx/\([0-9]*\.[0-9]*\).*|\1|p')
     [ "$(printf '%s\n1.23\n' "$version" | sort -V | head -1)" = 1.23 ]
 }
 

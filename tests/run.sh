@@ -20,7 +20,8 @@ for variant in plain sanitizers; do
         failed=$((failed + 1)); rc=1
         continue
     fi
-    (cd "$dir" && make -j2 check) >"$dir/check.out" 2>&1
+    # Bounded: a hang fails the run instead of eating the CI budget.
+    (cd "$dir" && timeout 1500 make -j2 check) >"$dir/check.out" 2>&1
     [ $? -eq 0 ] || rc=1
     grep -E '^(PASS|FAIL|XPASS|ERROR|SKIP):' "$dir/check.out" >&2 || true
     p=$(sed -n 's/^# PASS: *//p' "$dir/check.out" | tail -1)

@@ -32,6 +32,7 @@ start_apache() {
         "$TESTS_DIR/lib/apache.conf.in" >"$WORK/apache.conf"
     "$APACHE" -f "$WORK/apache.conf" -DFOREGROUND >>"$WORK/apache.out" 2>&1 &
     AP_PID=$!
+    echo "$AP_PID" >>"$WORK/started.pids"
     export AP_PID AP_PORT AP_PPM_PORT
     echo "$AP_PID" >"$WORK/apache.main.pid"
     if ! wait_port "$AP_PORT" || ! wait_port "$AP_PPM_PORT"; then

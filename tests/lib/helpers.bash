@@ -2,7 +2,8 @@
 # HTTP to them, stop them by PID.  Loaded by every tests/*.bats file.
 
 LUAFPM_BIN=${LUAFPM_BIN:-$BATS_TEST_DIRNAME/../luafpm}
-NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+# (Not $NGINX: nginx reads that variable as a list of inherited sockets.)
+NGINX_BIN=${NGINX_BIN:-$(command -v nginx || echo /usr/sbin/nginx)}
 FASTCGI_PARAMS=${FASTCGI_PARAMS:-/etc/nginx/fastcgi_params}
 TESTS_DIR=$(cd "$BATS_TEST_DIRNAME" && pwd)
 
@@ -63,6 +64,7 @@ start_luafpm() {
     "$LUAFPM_BIN" "${listen[@]}" --root "$WORK/root" --error-log "$WORK/luafpm.log" \
         --log-level info "$@" >>"$WORK/luafpm.out" 2>&1 &
     LF_PID=$!
+    echo "$LF_PID" >>"$WORK/started.pids"
     export LF_PID LF_PORT LF_ADDR
     echo "$LF_PID" >"$WORK/luafpm.pid"
     if [ -n "${LF_PORT:-}" ] && [ ${#listen[@]} -gt 0 ]; then
@@ -79,8 +81,9 @@ start_nginx() {
         -e "s|@UPSTREAM@|$upstream|g" -e "s|@KEEPCONN@|$keepconn|g" -e "s|@USER@|$user|g" \
         -e "s|@FASTCGI_PARAMS@|$FASTCGI_PARAMS|g" \
         "$TESTS_DIR/lib/nginx.conf.in" >"$WORK/nginx.conf"
-    "$NGINX" -p "$WORK" -c "$WORK/nginx.conf" -g 'daemon off;' >>"$WORK/nginx.out" 2>&1 &
+    "$NGINX_BIN" -p "$WORK" -c "$WORK/nginx.conf" -g 'daemon off;' >>"$WORK/nginx.out" 2>&1 &
     NGX_PID=$!
+    echo "$NGX_PID" >>"$WORK/started.pids"
     export NGX_PID NGX_PORT
     wait_port "$NGX_PORT"
 }
@@ -120,6 +123,12 @@ check_logs() {
 
 teardown_common() {
     stop_all
+    # Servers a test started for itself and did not stop (it failed first):
+    # left running, they would keep bats waiting on its output for ever.
+    local p
+    for p in $(cat "$WORK/started.pids" 2>/dev/null); do
+        stop_pid "$p"
+    done
     local rc=0
     check_logs "${ALLOWED_LOG:-^$}" || rc=1
     if [ $rc -eq 0 ] && [ -z "${KEEP_WORK:-}" ]; then
