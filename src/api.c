@@ -14,11 +14,13 @@
 
 #include <unistd.h>
 
+const char *lf_api_phase = "init";
+
 lf_request_t *lf_api_request(lua_State *L)
 {
     lf_request_t *r = lf_request_current;
     if (r == NULL)
-        luaL_error(L, "API disabled in the context of init");
+        luaL_error(L, "API disabled in the context of %s", lf_api_phase);
     return r;
 }
 
@@ -117,10 +119,11 @@ static void api_worker_init(lua_State *L)
     lua_setfield(L, -2, "worker");
 }
 
-/* ngx.get_phase(): "content" in a request; the rest is init code. */
+/* ngx.get_phase(): "content" in a request, else what runs: "init" (the
+ * --init script, module loading) or "init_worker". */
 static int api_get_phase(lua_State *L)
 {
-    lua_pushstring(L, lf_request_current ? "content" : "init");
+    lua_pushstring(L, lf_request_current ? "content" : lf_api_phase);
     return 1;
 }
 

@@ -31,6 +31,9 @@ void lf_api_push_headers_mt(lua_State *L);
 /* Pop name and value into header table t; a repeated name makes a list. */
 void lf_api_add_header_value(lua_State *L, int t);
 
+/* Outside a request: "init" or "init_worker" (ngx.get_phase). */
+extern const char *lf_api_phase;
+
 /* The current request, or a Lua error naming the context (e.g. init). */
 lf_request_t *lf_api_request(lua_State *L);
 

@@ -12,6 +12,8 @@
 
 #include <lua.h>
 
+#include <lauxlib.h>
+
 #include "check.h"
 #include "vm.h"
 
@@ -29,8 +31,9 @@ static int ends_with_lua(const char *name)
 }
 
 /* Compile one file; its error, if any, goes to stderr as is. */
-static void check_file(lf_check_t *c, const char *path)
+static void check_file(void *ud, const char *path)
 {
+    lf_check_t *c = ud;
     lua_State *L = c->vm->L;
     c->files++;
     if (lf_vm_compile(L, path) != 0) {           /* sp: factory or error */
@@ -40,11 +43,11 @@ static void check_file(lf_check_t *c, const char *path)
     lua_pop(L, 1);
 }
 
-/* Walk the directory path (len bytes in a buffer of PATH_MAX), in name
- * order.  Symbolic links are not followed: the root is its real path, so
- * every file a link could reach inside the root is reached by its own
- * name, and nothing outside it is. */
-static void check_dir(lf_check_t *c, char *path, size_t len, size_t cap)
+/* Walk the directory path (len bytes in a buffer of cap), in name
+ * order, calling fn for each regular *.lua file.  Symbolic links are not
+ * followed: the root is its real path, so every file a link could reach
+ * inside the root is reached by its own name, and nothing outside it is. */
+static void check_dir(char *path, size_t len, size_t cap, lf_check_file_pt fn, void *ud)
 {
     struct dirent **names;
     int n = scandir(path, &names, NULL, alphasort);
@@ -69,9 +72,9 @@ static void check_dir(lf_check_t *c, char *path, size_t len, size_t cap)
             fprintf(stderr, "luafpm: cannot stat %s (%d: %s), skipped\n", path, errno,
                     strerror(errno));
         } else if (S_ISDIR(st.st_mode)) {
-            check_dir(c, path, len + 1 + nlen, cap);
+            check_dir(path, len + 1 + nlen, cap, fn, ud);
         } else if (S_ISREG(st.st_mode) && ends_with_lua(name)) {
-            check_file(c, path);
+            fn(ud, path);
         }
         path[len] = '\0';
     next:
@@ -80,20 +83,45 @@ static void check_dir(lf_check_t *c, char *path, size_t len, size_t cap)
     free(names);
 }
 
+void lf_check_walk(const char *dir, lf_check_file_pt fn, void *ud)
+{
+    char path[4096];
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/')
+        len--;
+    if (len >= sizeof(path)) {
+        fprintf(stderr, "luafpm: path too long: %s, skipped\n", dir);
+        return;
+    }
+    memcpy(path, dir, len);
+    path[len] = '\0';
+    if (len == 1 && path[0] == '/')
+        len = 0; /* "/": children are "/name", not "//name" */
+    check_dir(path, len, sizeof(path), fn, ud);
+}
+
 int lf_check_run(const lf_conf_t *conf, const lf_root_t *root)
 {
     char err[1024];
-    char path[4096];
     lf_check_t c = {.vm = lf_vm_new(conf, err, sizeof(err))};
     if (c.vm == NULL) {
         fprintf(stderr, "luafpm: %s\n", err);
         return 1;
     }
-    memcpy(path, root->real, root->real_len + 1);
-    size_t len = root->real_len;
-    if (len == 1 && path[0] == '/')
-        len = 0; /* the root is "/": children are "/name", not "//name" */
-    check_dir(&c, path, len, sizeof(path));
+    lf_check_walk(root->real, check_file, &c);
+    /* The init scripts are plain chunks (not handlers): compiled as such,
+     * wherever they live. */
+    const char *inits[2] = {conf->init, conf->init_worker};
+    for (int i = 0; i < 2; i++) {
+        if (inits[i] == NULL)
+            continue;
+        c.files++;
+        if (luaL_loadfile(c.vm->L, inits[i]) != 0) {
+            fprintf(stderr, "%s\n", lua_tostring(c.vm->L, -1));
+            c.failed++;
+        }
+        lua_pop(c.vm->L, 1);
+    }
     lf_vm_close(c.vm);
     if (c.failed) {
         fprintf(stderr, "luafpm: %u of %u file%s failed\n", c.failed, c.files,

@@ -10,4 +10,11 @@
  * status (0 all compiled, 1 otherwise).  The config is already loaded. */
 int lf_check_run(const lf_conf_t *conf, const lf_root_t *root);
 
+typedef void (*lf_check_file_pt)(void *ud, const char *path);
+
+/* Call fn(ud, path) for every regular *.lua file under dir, recursively in
+ * name order, symbolic links not followed (shared with --lint); a
+ * directory that cannot be read is reported on stderr and skipped. */
+void lf_check_walk(const char *dir, lf_check_file_pt fn, void *ud);
+
 #endif

@@ -48,6 +48,14 @@ static const lf_option_t options[] = {
      "config file: long option names as `name = value`, `#` comments"},
     {"code-cache", 0, LF_OPT_ONOFF, OFF(code_cache), "on|off", 0, 0, 1,
      "off = a fresh Lua VM for every request (development mode; default on)"},
+    {"revalidate", 0, LF_OPT_SECONDS, OFF(revalidate), "SECONDS", 0, 86400, 1,
+     "check a cached handler's file at most every SECONDS (0 = every request) and recompile it when it changed; a changed module replaces the worker's VM (default: never check)"},
+    {"init", 0, LF_OPT_STRING, OFF(init), "FILE", 0, 0, 1,
+     "run FILE once to prepare the VM before any request (init_by_lua_file): in the master before the workers fork, again at each reload"},
+    {"init-worker", 0, LF_OPT_STRING, OFF(init_worker), "FILE", 0, 0, 1,
+     "run FILE in each worker once it has forked (init_worker_by_lua_file)"},
+    {"preload", 0, LF_OPT_ONOFF, OFF(preload), "on|off", 0, 0, 1,
+     "compile every .lua under the root when a VM is made, so no first request pays for it (default off)"},
     {"lua-path", 0, LF_OPT_STRING, OFF(lua_path), "STR", 0, 0, 1,
      "prepended to package.path"},
     {"lua-cpath", 0, LF_OPT_STRING, OFF(lua_cpath), "STR", 0, 0, 1,
@@ -84,6 +92,10 @@ static const lf_option_t options[] = {
      "debug|info|notice|warn|error|crit|alert|emerg (default notice)"},
     {"test", 't', LF_OPT_FLAG, OFF(test), NULL, 0, 0, 0,
      "check the config and compile every .lua under the root, then exit 0 (fine) or 1"},
+    {"lint", 0, LF_OPT_FLAG, OFF(lint), "[PATH...]", 0, 0, 0,
+     "check the Lua files given after the options (a directory: every *.lua below it, symbolic links not followed; none: the root) for globals, as lua-releng does, from LuaJIT's bytecode: each write (`file:line: writing global 'x'`) and each read of a global that is not known (`file:line: reading undefined global 'x'`; a warning only); exit 1 when a global is written or a file does not compile, else 0"},
+    {"lint-globals", 0, LF_OPT_STRING, OFF(lint_globals), "NAME,...", 0, 0, 1,
+     "for --lint: globals known besides LuaJIT's standard library, ngx and print (such as ones an --init script sets)"},
     {"version", 'V', LF_OPT_FLAG, OFF(version), NULL, 0, 0, 0, "print the version and exit"},
     {"help", 'h', LF_OPT_FLAG, OFF(help), NULL, 0, 0, 0, "print this help and exit"},
     /* Hidden (no help text): the build generates the man page's option
@@ -348,12 +360,16 @@ static int conf_defaults(lf_conf_t *conf, const char *tmpdir)
         conf->max_requests_jitter = 0;
     if (conf->request_timeout == LF_UNSET)
         conf->request_timeout = 0;
+    if (conf->preload == LF_UNSET)
+        conf->preload = 0;
     if (conf->slowlog_timeout == LF_UNSET)
         conf->slowlog_timeout = 0;
     if (conf->max_body == LF_UNSET)
         conf->max_body = 0;
     if (conf->test == LF_UNSET)
         conf->test = 0;
+    if (conf->lint == LF_UNSET)
+        conf->lint = 0;
     if (conf->max_requests == LF_UNSET)
         conf->max_requests = 0;
     if (conf->log_level == LF_UNSET)
@@ -443,10 +459,11 @@ int lf_conf_load(lf_conf_t *conf, int argc, char **argv, char *errbuf, size_t er
         }
         src[opt - options] = SRC_CLI;
     }
-    if (optind < argc) {
+    if (optind < argc && conf->lint != 1) {
         snprintf(errbuf, errlen, "unexpected argument \"%s\"", argv[optind]);
         goto fail;
     }
+    conf->lint_paths = optind;
     if (conf->help == 1 || conf->version == 1 || conf->print_options)
         goto done;
     if (conf->conf_file && conf_read_file(conf, conf->conf_file, src, errbuf, errlen) != 0)

@@ -14,6 +14,10 @@ typedef struct {
     char *root;
     char *conf_file;
     int code_cache; /* 0/1 */
+    double revalidate;           /* seconds; LF_UNSET (< 0) = never check */
+    char *init;
+    char *init_worker;
+    int preload;
     char *lua_path;
     char *lua_cpath;
     char *tmp_dir;
@@ -30,6 +34,9 @@ typedef struct {
     char *group;
     char *pid_file;
     int test;                    /* -t */
+    int lint;                    /* --lint */
+    char *lint_globals;          /* --lint-globals: "a,b,c" */
+    int lint_paths;              /* argv index of --lint's first path (argv is permuted) */
     char *print_options;         /* hidden: "man" or "conf", for the build */
     char *error_log;
     int log_level;

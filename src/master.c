@@ -27,6 +27,7 @@
 #include "notify.h"
 #include "scoreboard.h"
 #include "timeout.h"
+#include "vm.h"
 #include "worker.h"
 
 #define LF_QUIT_TIMEOUT 60.0    /* graceful stop: then TERM */
@@ -57,6 +58,7 @@ typedef struct {
     lf_conf_t conf;
     lf_root_t root;
     lf_listen_t listen;
+    lf_vm_t *vm;        /* prepared with the new --init, NULL without cache */
     int new_listen;     /* listen differs: a socket of its own */
     unsigned gen;
     double deadline;    /* every worker ready by then, or the reload fails */
@@ -66,6 +68,7 @@ typedef struct {
     lf_conf_t *conf;    /* the serving configuration (main's structs, */
     lf_listen_t *listen; /* replaced in place by a reload) */
     lf_root_t *root;
+    lf_vm_t *vm;        /* prepared before the fork: the workers share it */
     unsigned gen;
     lf_child_t *kids;
     int nkids, cap;
@@ -155,7 +158,7 @@ static int master_signals_install(void)
 
 /* Fork worker c of a generation; the child never returns into master code. */
 static void master_spawn(lf_master_t *m, lf_child_t *c, const lf_conf_t *conf,
-                         const lf_listen_t *listen, const lf_root_t *root)
+                         const lf_listen_t *listen, const lf_root_t *root, lf_vm_t *vm)
 {
     sigset_t all, old;
     sigfillset(&all);
@@ -175,6 +178,7 @@ static void master_spawn(lf_master_t *m, lf_child_t *c, const lf_conf_t *conf,
         lf_worker_args_t args = {
             .conf = conf, .listen = listen, .root = root, .id = c->id,
             .life_fd = m->life[0], .ready_fd = m->ready[1], .sb_slot = c->sb_slot,
+            .vm = vm,
         };
         exit(lf_worker_run(&args));
     }
@@ -235,6 +239,7 @@ static lf_child_t *master_add_child(lf_master_t *m, int id, unsigned gen)
 
 static void pending_free(lf_master_t *m, lf_pending_t *p, int unlink_path)
 {
+    lf_vm_close(p->vm);
     if (p->new_listen)
         lf_listen_close(&p->listen, unlink_path);
     lf_conf_free(&p->conf);
@@ -311,6 +316,12 @@ static void master_reload_start(lf_master_t *m)
     if (why == NULL && strcmp(p->conf.error_log, m->conf->error_log) != 0 &&
         lf_log_open(p->conf.error_log, err, sizeof(err)) != 0)
         why = err;
+    if (why == NULL && p->conf.code_cache) {
+        /* The new --init runs here, as at start; an error keeps the old. */
+        p->vm = lf_vm_prepare(&p->conf, p->root.real, err, sizeof(err));
+        if (p->vm == NULL)
+            why = err;
+    }
     if (why) {
         lf_log(LF_LOG_ERR, "reload failed: %s; still serving with the previous configuration", why);
         pending_free(m, p, 1);
@@ -330,7 +341,7 @@ static void master_reload_start(lf_master_t *m)
             master_reload_abandon(m, "out of memory");
             return;
         }
-        master_spawn(m, c, &p->conf, ls, &p->root);
+        master_spawn(m, c, &p->conf, ls, &p->root, p->vm);
         if (c->pid == 0) {
             master_reload_abandon(m, "fork() failed");
             return;
@@ -363,6 +374,9 @@ static void master_reload_finish(lf_master_t *m)
         *m->listen = p->listen;
         p->new_listen = 0;
     }
+    lf_vm_close(m->vm);
+    m->vm = p->vm;
+    p->vm = NULL;
     lf_conf_free(m->conf);
     *m->conf = p->conf;
     memset(&p->conf, 0, sizeof(p->conf));
@@ -504,7 +518,7 @@ static double master_tend(lf_master_t *m, double now)
         if (c->gen != m->gen || c->pid != 0)
             continue;
         if (c->respawn_at <= now)
-            master_spawn(m, c, m->conf, m->listen, m->root);
+            master_spawn(m, c, m->conf, m->listen, m->root, m->vm);
         if (c->pid == 0)
             DUE(c->respawn_at);
     }
@@ -532,6 +546,16 @@ int lf_master_run(lf_conf_t *conf, lf_listen_t *listen, lf_root_t *root)
         master_pipe(m.ready, 0) != 0 || lf_sb_create() != 0) {
         lf_log_errno(LF_LOG_EMERG, errno, "master set-up failed");
         return 1;
+    }
+    if (conf->code_cache) {
+        /* --init runs once, here; the workers inherit the VM as it is. */
+        char err[2048];
+        m.vm = lf_vm_prepare(conf, root->real, err, sizeof(err));
+        if (m.vm == NULL) {
+            lf_log(LF_LOG_EMERG, "%s", err);
+            fprintf(stderr, "luafpm: %s\n", err);
+            return 1;
+        }
     }
     for (int id = 0; id < (int)conf->workers; id++)
         if (master_add_child(&m, id, 0) == NULL) {
@@ -638,6 +662,7 @@ int lf_master_run(lf_conf_t *conf, lf_listen_t *listen, lf_root_t *root)
     close(sig_pipe[0]);
     close(sig_pipe[1]);
     free(m.kids);
+    lf_vm_close(m.vm);
     lf_log(LF_LOG_NOTICE, "master exiting");
     return 0;
 }

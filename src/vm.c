@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -19,6 +22,91 @@
 
 char lf_vm_key_cache;
 char lf_vm_key_env_mt;
+static char key_stamps;   /* registry: handler path -> lf_stamp_t (--revalidate) */
+static char key_modules;  /* registry: module file -> lf_stamp_t (--revalidate) */
+
+/* What identifies a version of a file: a change in any is a new version. */
+typedef struct {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    time_t mtime;
+    long mtime_ns;
+} lf_file_id_t;
+
+typedef struct {
+    lf_file_id_t id;       /* the version compiled and serving */
+    lf_file_id_t failed;   /* a version that did not compile (not retried) */
+    double checked;        /* CLOCK_MONOTONIC of the last stat */
+} lf_stamp_t;
+
+static double vm_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int file_id(const char *path, lf_file_id_t *id)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -1;
+    memset(id, 0, sizeof(*id));
+    id->dev = st.st_dev;
+    id->ino = st.st_ino;
+    id->size = st.st_size;
+    id->mtime = st.st_mtim.tv_sec;
+    id->mtime_ns = st.st_mtim.tv_nsec;
+    return 0;
+}
+
+static int file_id_eq(const lf_file_id_t *a, const lf_file_id_t *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime == b->mtime &&
+           a->mtime_ns == b->mtime_ns;
+}
+
+/* registry[key][path] as a stamp, created when missing.  sp unchanged */
+static lf_stamp_t *vm_stamp(lua_State *L, void *key, const char *path)
+{
+    lua_pushlightuserdata(L, key);
+    lua_rawget(L, LUA_REGISTRYINDEX);            /* sp: stamps */
+    lua_getfield(L, -1, path);                   /* sp: stamps, stamp? */
+    lf_stamp_t *st = lua_touserdata(L, -1);
+    if (st == NULL) {
+        lua_pop(L, 1);
+        st = lua_newuserdata(L, sizeof(*st));    /* sp: stamps, stamp */
+        memset(st, 0, sizeof(*st));
+        lua_setfield(L, -2, path);
+    } else {
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return st;
+}
+
+/* package.loaders[2] with --revalidate: the Lua file searcher, noting
+ * which file each module came from (upvalue 1: the original searcher). */
+static int vm_watching_searcher(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "searchpath");
+    lua_pushstring(L, name);
+    lua_getfield(L, -3, "path");
+    if (lua_isfunction(L, -3) && lua_pcall(L, 2, 1, 0) == 0 && lua_isstring(L, -1)) {
+        const char *file = lua_tostring(L, -1);
+        lf_stamp_t *st = vm_stamp(L, &key_modules, file);
+        if (file_id(file, &st->id) == 0)
+            st->checked = vm_now();
+    }
+    lua_settop(L, 1);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
 
 #define LF_MAX_SCRIPT_SIZE (64 * 1024 * 1024)
 
@@ -110,6 +198,21 @@ static int vm_setup(lua_State *L)
     lua_pushlightuserdata(L, &lf_vm_key_cache);
     lua_newtable(L);
     lua_rawset(L, LUA_REGISTRYINDEX);
+    lua_pushlightuserdata(L, &key_stamps);
+    lua_newtable(L);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+    lua_pushlightuserdata(L, &key_modules);
+    lua_newtable(L);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+
+    if (conf->revalidate >= 0) {
+        lua_getglobal(L, "package");
+        lua_getfield(L, -1, "loaders");          /* sp: package, loaders */
+        lua_rawgeti(L, -1, 2);
+        lua_pushcclosure(L, vm_watching_searcher, 1);
+        lua_rawseti(L, -2, 2);
+        lua_pop(L, 2);
+    }
 
     lf_api_init(L, conf);
     return 0;
@@ -128,6 +231,8 @@ lf_vm_t *lf_vm_new(const lf_conf_t *conf, char *errbuf, size_t errlen)
         free(vm);
         return NULL;
     }
+    vm->revalidate = conf->revalidate;
+    vm->modules_checked = vm_now();
     lua_atpanic(vm->L, vm_panic);
     lua_pushcfunction(vm->L, vm_setup);
     lua_pushlightuserdata(vm->L, (void *)conf);
@@ -222,6 +327,35 @@ int lf_vm_compile(lua_State *L, const char *path)
     return rc == 0 ? 0 : -1;
 }
 
+/* --revalidate: the cached factory (at the top) stays unless the file
+ * changed and the new version compiles; a version that does not compile
+ * is logged once and the last good one goes on serving (as opcache).
+ * sp: cache, factory -> cache, factory (maybe another) */
+static void vm_revalidate(lf_vm_t *vm, const char *path)
+{
+    lua_State *L = vm->L;
+    lf_stamp_t *st = vm_stamp(L, &key_stamps, path);
+    double now = vm_now();
+    if (now - st->checked < vm->revalidate)
+        return;
+    st->checked = now;
+    lf_file_id_t id;
+    if (file_id(path, &id) != 0 || file_id_eq(&id, &st->id) || file_id_eq(&id, &st->failed))
+        return;
+    if (lf_vm_compile(L, path) != 0) {               /* sp: cache, old, error */
+        lf_log(LF_LOG_ERR, "%s changed but does not compile, the previous version goes on serving: %s",
+               path, lua_tostring(L, -1));
+        lua_pop(L, 1);
+        st->failed = id;
+        return;
+    }
+    lf_log(LF_LOG_NOTICE, "%s changed: recompiled", path);
+    st->id = id;
+    lua_replace(L, -2);                              /* sp: cache, new */
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, path);
+}
+
 int lf_vm_push_factory(lf_vm_t *vm, const char *path)
 {
     lua_State *L = vm->L;
@@ -229,18 +363,160 @@ int lf_vm_push_factory(lf_vm_t *vm, const char *path)
     lua_rawget(L, LUA_REGISTRYINDEX);            /* sp: cache */
     lua_getfield(L, -1, path);                   /* sp: cache, factory? */
     if (!lua_isnil(L, -1)) {
+        if (vm->revalidate >= 0)
+            vm_revalidate(vm, path);
         lua_remove(L, -2);                       /* sp: factory */
         return 0;
     }
     lua_pop(L, 1);                               /* sp: cache */
+    lf_file_id_t id;
+    int have_id = vm->revalidate >= 0 && file_id(path, &id) == 0;
     if (lf_vm_compile(L, path) != 0) {
         lua_remove(L, -2);                       /* sp: error */
         return -1;
+    }
+    if (have_id) {
+        lf_stamp_t *st = vm_stamp(L, &key_stamps, path);
+        st->id = id;
+        st->checked = vm_now();
     }
     lua_pushvalue(L, -1);                        /* sp: cache, factory, factory */
     lua_setfield(L, -3, path);                   /* sp: cache, factory */
     lua_remove(L, -2);                           /* sp: factory */
     return 0;
+}
+
+int lf_vm_modules_changed(lf_vm_t *vm, char *which, size_t whichlen)
+{
+    if (vm == NULL || vm->revalidate < 0)
+        return 0;
+    double now = vm_now();
+    if (now - vm->modules_checked < vm->revalidate)
+        return 0;
+    vm->modules_checked = now;
+    lua_State *L = vm->L;
+    int changed = 0;
+    lua_pushlightuserdata(L, &key_modules);
+    lua_rawget(L, LUA_REGISTRYINDEX);            /* sp: modules */
+    lua_pushnil(L);
+    while (!changed && lua_next(L, -2) != 0) {   /* sp: modules, file, stamp */
+        const lf_stamp_t *st = lua_touserdata(L, -1);
+        const char *file = lua_tostring(L, -2);
+        lf_file_id_t id;
+        if (st && file && (file_id(file, &id) != 0 || !file_id_eq(&id, &st->id))) {
+            snprintf(which, whichlen, "%s", file);
+            changed = 1;
+            lua_pop(L, 2);
+            break;
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return changed;
+}
+
+int lf_vm_compiles(lf_vm_t *vm, const char *path, char *errbuf, size_t errlen)
+{
+    int rc = luaL_loadfile(vm->L, path);
+    if (rc != 0)
+        snprintf(errbuf, errlen, "%s", lua_tostring(vm->L, -1) ? lua_tostring(vm->L, -1) : "?");
+    lua_pop(vm->L, 1);
+    return rc == 0 ? 0 : -1;
+}
+
+void lf_vm_modules_accept(lf_vm_t *vm)
+{
+    lua_State *L = vm->L;
+    lua_pushlightuserdata(L, &key_modules);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    lua_pushnil(L);
+    while (lua_next(L, -2) != 0) {
+        lf_stamp_t *st = lua_touserdata(L, -1);
+        const char *file = lua_tostring(L, -2);
+        if (st && file)
+            file_id(file, &st->id);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
+/* Traceback for errors in init scripts. */
+static int vm_traceback(lua_State *L)
+{
+    luaL_traceback(L, L, lua_tostring(L, 1), 1);
+    return 1;
+}
+
+int lf_vm_run_file(lf_vm_t *vm, const char *path, const char *phase, char *errbuf, size_t errlen)
+{
+    lua_State *L = vm->L;
+    int base = lua_gettop(L);
+    const char *saved = lf_api_phase;
+    lf_api_phase = phase;
+    lua_pushcfunction(L, vm_traceback);
+    int rc = luaL_loadfile(L, path);
+    if (rc == 0)
+        rc = lua_pcall(L, 0, 0, base + 1);
+    lf_api_phase = saved;
+    if (rc != 0) {
+        snprintf(errbuf, errlen, "%s script %s failed: %s", phase == NULL ? "init" : phase, path,
+                 lua_tostring(L, -1) ? lua_tostring(L, -1) : "(error object is not a string)");
+        lua_settop(L, base);
+        return -1;
+    }
+    lua_settop(L, base);
+    return 0;
+}
+
+/* --preload: compile every .lua below dir into the cache. */
+static void vm_preload_dir(lf_vm_t *vm, const char *dir, int depth, int *count)
+{
+    if (depth > 32)
+        return;
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        lf_log_errno(LF_LOG_WARN, errno, "--preload cannot read \"%s\"", dir);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[PATH_MAX];
+        int n = snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (n < 0 || (size_t)n >= sizeof(path))
+            continue;
+        struct stat st;
+        if (lstat(path, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            vm_preload_dir(vm, path, depth + 1, count);
+        } else if (S_ISREG(st.st_mode) && n > 4 && strcmp(path + n - 4, ".lua") == 0) {
+            if (lf_vm_push_factory(vm, path) != 0)
+                lf_log(LF_LOG_WARN, "--preload: %s", lua_tostring(vm->L, -1));
+            else
+                (*count)++;
+            lua_pop(vm->L, 1);
+        }
+    }
+    closedir(d);
+}
+
+lf_vm_t *lf_vm_prepare(const lf_conf_t *conf, const char *root, char *errbuf, size_t errlen)
+{
+    lf_vm_t *vm = lf_vm_new(conf, errbuf, errlen);
+    if (vm == NULL)
+        return NULL;
+    if (conf->init && lf_vm_run_file(vm, conf->init, "init", errbuf, errlen) != 0) {
+        lf_vm_close(vm);
+        return NULL;
+    }
+    if (conf->preload && root) {
+        int count = 0;
+        vm_preload_dir(vm, root, 0, &count);
+        lf_log(LF_LOG_INFO, "--preload: %d handlers compiled", count);
+    }
+    return vm;
 }
 
 void lf_vm_push_request_env(lua_State *L)

@@ -12,11 +12,31 @@ typedef struct {
     lua_State *L;
     size_t heap;      /* bytes currently allocated by the VM */
     size_t heap_peak;
+    double revalidate;        /* --revalidate, < 0 = never */
+    double modules_checked;   /* when its modules' files were last checked */
 } lf_vm_t;
 
 /* A ready VM (libraries, ngx, package paths); NULL with errbuf set. */
 lf_vm_t *lf_vm_new(const lf_conf_t *conf, char *errbuf, size_t errlen);
 void lf_vm_close(lf_vm_t *vm);
+
+/* A VM ready to serve: lf_vm_new, then the --init script (phase "init")
+ * and, with --preload, every handler under root compiled.  NULL with
+ * errbuf set (an init error names the file and has a traceback). */
+lf_vm_t *lf_vm_prepare(const lf_conf_t *conf, const char *root, char *errbuf, size_t errlen);
+
+/* Run a plain Lua file (an init script) in the VM with the given phase;
+ * 0 or -1 with the error and traceback in errbuf. */
+int lf_vm_run_file(lf_vm_t *vm, const char *path, const char *phase, char *errbuf, size_t errlen);
+
+/* With --revalidate: has a file some module was loaded from (require
+ * through package.path) changed since?  Checked at most every
+ * --revalidate seconds; 1 with its name in which. */
+int lf_vm_modules_changed(lf_vm_t *vm, char *which, size_t whichlen);
+/* Does the Lua file compile (nothing is run)?  0, or -1 with the error. */
+int lf_vm_compiles(lf_vm_t *vm, const char *path, char *errbuf, size_t errlen);
+/* Take the module files as they are now as seen (after a failed reload). */
+void lf_vm_modules_accept(lf_vm_t *vm);
 
 /* Push the closure factory for the script at the resolved path, compiling
  * and caching it on first use.  sp++ : the factory, or an error message

@@ -4,6 +4,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <time.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -105,7 +107,44 @@ static int slot_fd(const lf_slot_t *s)
 
 /* Accept on (or read the next request of) a slot's connection and serve
  * it; the slot stays busy while the web server keeps the connection. */
-static void worker_serve_slot(lf_slot_t *s, lf_vm_t *vm, const lf_worker_args_t *a,
+/* --revalidate: a module file changed, so the whole VM is replaced
+ * between two requests (module state, upvalues and FFI definitions are
+ * never half-swapped); a new VM that fails keeps the old one. */
+static void worker_revalidate_modules(lf_vm_t **vmp, const lf_worker_args_t *a)
+{
+    char which[PATH_MAX], err[2048];
+    if (*vmp == NULL || !lf_vm_modules_changed(*vmp, which, sizeof(which)))
+        return;
+    /* A module that no longer compiles keeps the old VM (and its last good
+     * version) serving until it is fixed. */
+    if (access(which, F_OK) == 0 && lf_vm_compiles(*vmp, which, err, sizeof(err)) != 0) {
+        lf_log(LF_LOG_ERR, "module %s changed but does not compile, the previous version goes on serving: %s",
+               which, err);
+        lf_vm_modules_accept(*vmp);
+        return;
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    lf_vm_t *fresh = lf_vm_prepare(a->conf, a->root->real, err, sizeof(err));
+    if (fresh && a->conf->init_worker &&
+        lf_vm_run_file(fresh, a->conf->init_worker, "init_worker", err, sizeof(err)) != 0) {
+        lf_vm_close(fresh);
+        fresh = NULL;
+    }
+    if (fresh == NULL) {
+        lf_log(LF_LOG_ERR, "module %s changed but a new Lua VM failed, the old one goes on serving: %s",
+               which, err);
+        lf_vm_modules_accept(*vmp);
+        return;
+    }
+    lf_vm_close(*vmp);
+    *vmp = fresh;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    lf_log(LF_LOG_NOTICE, "module %s changed: Lua VM replaced in %.1f ms", which,
+           (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+}
+
+static void worker_serve_slot(lf_slot_t *s, lf_vm_t **vmp, const lf_worker_args_t *a,
                               unsigned long long *served)
 {
     int was_open = slot_fd(s) >= 0;
@@ -135,17 +174,24 @@ static void worker_serve_slot(lf_slot_t *s, lf_vm_t *vm, const lf_worker_args_t 
     if (page) {
         /* The page counts as a request, as php-fpm's does. */
         lf_status_serve(req, page, a->listen->fd);
-        lf_sb_request_end(vm ? vm->heap : 0);
+        lf_sb_request_end(*vmp ? (*vmp)->heap : 0);
         in_request = 0;
         (*served)++;
         s->last_used = slot_fd(s) >= 0 ? *served : 0;
         return;
     }
+    worker_revalidate_modules(vmp, a);
+    lf_vm_t *vm = *vmp;
     lf_vm_t *fresh = NULL;
     if (vm == NULL) {
-        /* Development mode: a new VM for every request. */
-        char err[512];
-        fresh = lf_vm_new(a->conf, err, sizeof(err));
+        /* Development mode: a new VM for every request, init scripts too. */
+        char err[2048];
+        fresh = lf_vm_prepare(a->conf, NULL, err, sizeof(err));
+        if (fresh && a->conf->init_worker &&
+            lf_vm_run_file(fresh, a->conf->init_worker, "init_worker", err, sizeof(err)) != 0) {
+            lf_vm_close(fresh);
+            fresh = NULL;
+        }
         if (fresh == NULL)
             lf_log(LF_LOG_ERR, "%s", err);
     }
@@ -236,14 +282,22 @@ int lf_worker_run(const lf_worker_args_t *a)
             return 0; /* the master is already gone */
     }
 
-    lf_vm_t *vm = NULL;
-    if (conf->code_cache) {
-        char err[512];
-        vm = lf_vm_new(conf, err, sizeof(err));
+    /* The master's VM (its --init already run, shared copy-on-write), or
+     * one of our own without a master. */
+    lf_vm_t *vm = a->vm;
+    char err[2048];
+    if (vm == NULL && conf->code_cache) {
+        vm = lf_vm_prepare(conf, a->root->real, err, sizeof(err));
         if (vm == NULL) {
             lf_log(LF_LOG_EMERG, "worker %d cannot start: %s", a->id, err);
             return LF_EXIT_FATAL;
         }
+    }
+    if (vm && conf->init_worker &&
+        lf_vm_run_file(vm, conf->init_worker, "init_worker", err, sizeof(err)) != 0) {
+        lf_log(LF_LOG_EMERG, "worker %d cannot start: %s", a->id, err);
+        lf_vm_close(vm);
+        return LF_EXIT_FATAL;
     }
 
     lf_slot_t *slots = calloc(LF_MAX_CONNS, sizeof(*slots));
@@ -313,9 +367,9 @@ int lf_worker_run(const lf_worker_args_t *a)
             if (fds[i].revents == 0)
                 continue;
             if (owner[i]) {
-                worker_serve_slot(owner[i], vm, a, &served);
+                worker_serve_slot(owner[i], &vm, a, &served);
             } else if ((int)i == listen_idx) {
-                worker_serve_slot(worker_free_slot(slots), vm, a, &served);
+                worker_serve_slot(worker_free_slot(slots), &vm, a, &served);
             } else {
                 master_gone = 1;
                 lf_log(LF_LOG_NOTICE, "worker %d: the master is gone, exiting", a->id);

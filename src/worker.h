@@ -5,6 +5,7 @@
 #include "conf.h"
 #include "listen.h"
 #include "script.h"
+#include "vm.h"
 
 /* Exit status of a worker that cannot start (the master backs off). */
 #define LF_EXIT_FATAL 2
@@ -17,6 +18,7 @@ typedef struct {
     int life_fd;  /* read end of the master's pipe: EOF = master gone; -1 = no master */
     int ready_fd; /* write end of the master's readiness pipe, -1 = none */
     int sb_slot;  /* its scoreboard slot, -1 = none (then it makes its own) */
+    lf_vm_t *vm;  /* the master's prepared VM, NULL = make one (or dev mode) */
 } lf_worker_args_t;
 
 /* Serve until told to stop; returns the exit status.  The caller exits. */

@@ -1,0 +1,1 @@
+ngx.say(INIT_VALUE, " ", INIT_PHASE, " ", ngx.get_phase())
