@@ -1,6 +1,7 @@
-/* main.c - start-up in one visible order: options, log, root, user (and
- * -t stops there), pid file check, socket, pid file, privilege drop, then
- * the master (or, with --workers 0, a single serving process). */
+/* main.c - start-up in one visible order: options (--lint stops there),
+ * log, root, user (and -t stops there), pid file check, socket, pid file,
+ * privilege drop, then the master (or, with --workers 0, a single serving
+ * process). */
 #include "config.h"
 
 #include <stdio.h>
@@ -13,6 +14,7 @@
 
 #include "check.h"
 #include "conf.h"
+#include "lint.h"
 #include "listen.h"
 #include "log.h"
 #include "master.h"
@@ -68,6 +70,12 @@ int main(int argc, char **argv)
             fprintf(stderr, "luafpm: --print-options takes man or conf\n");
         lf_conf_free(&conf);
         return bad;
+    }
+    if (conf.lint) {
+        /* Before the log is opened: the report is for the terminal. */
+        int rc = lf_lint_run(&conf, argv + conf.lint_paths, argc - conf.lint_paths);
+        lf_conf_free(&conf);
+        return rc;
     }
     lf_log_level = conf.log_level;
     if (lf_log_open(conf.error_log, err, sizeof(err)) != 0 ||

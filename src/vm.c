@@ -17,6 +17,7 @@
 
 #include "api.h"
 #include "embedded.h"
+#include "lint.h"
 #include "log.h"
 #include "vm.h"
 
@@ -193,6 +194,9 @@ static int vm_setup(lua_State *L)
     lua_createtable(L, 0, 2);
     lua_pushvalue(L, LUA_GLOBALSINDEX);
     lua_setfield(L, -2, "__index");
+    /* Writes stay in the request's table, with a warning once per site. */
+    lua_pushcfunction(L, lf_lint_global_write);
+    lua_setfield(L, -2, "__newindex");
     lua_rawset(L, LUA_REGISTRYINDEX);
 
     lua_pushlightuserdata(L, &lf_vm_key_cache);

@@ -255,7 +255,7 @@ help_options() {
     [[ "$output" == "luafpm: configuration ok, "*" files compiled" ]]
     local opt
     for opt in $(help_options); do
-        case $opt in --conf | --test | --version | --help) continue ;; esac
+        case $opt in --conf | --test | --lint | --version | --help) continue ;; esac
         grep -q "^#${opt#--} = " "$conf"
     done
     # The defaults shown are valid values: uncomment them all.
