@@ -170,3 +170,46 @@ wait_log() {
     [ "$STATUS" = 200 ]
     [ "$BODY" = "from bytecode 42" ]
 }
+
+@test "an --init error at a reload keeps the old generation serving" {
+    local port pid conf=$WORK/init-reload.conf
+    port=$(free_port)
+    mkdir -p "$WORK/marks2"
+    printf 'init = %s/root/init.lua\nworkers = 1\n' "$WORK" >"$conf"
+    LUAFPM_TEST_MARKS=$WORK/marks2 "$LUAFPM_BIN" --listen "127.0.0.1:$port" --root "$WORK/root" \
+        --conf "$conf" --error-log "$WORK/init-reload.log" &
+    pid=$!
+    echo "$pid" >>"$WORK/started.pids"
+    wait_port "$port"
+    local before i
+    for ((i = 0; i < 100; i++)); do before=$(worker_pids "$pid"); [ -n "$before" ] && break; sleep 0.05; done
+    printf 'init = %s/root/bad_init.lua\nworkers = 1\n' "$WORK" >"$conf"
+    kill -HUP "$pid"
+    for ((i = 0; i < 100; i++)); do grep -q 'reload failed' "$WORK/init-reload.log" && break; sleep 0.05; done
+    grep -q "reload failed: init script $WORK/root/bad_init.lua failed: .*API disabled in the context of init" \
+        "$WORK/init-reload.log"
+    [ "$(worker_pids "$pid")" = "$before" ]
+    python3 "$TESTS_DIR/lib/fcgi_client.py" "127.0.0.1:$port" \
+        --param "SCRIPT_FILENAME=$WORK/root/info.lua" | grep -q '^from init init content$'
+    stop_pid "$pid"
+}
+
+@test "development mode runs --init and --init-worker for every request's VM" {
+    local port pid
+    port=$(free_port)
+    mkdir -p "$WORK/marks3"
+    LUAFPM_TEST_MARKS=$WORK/marks3 "$LUAFPM_BIN" --listen "127.0.0.1:$port" --root "$WORK/root" \
+        --workers 1 --code-cache off --init "$WORK/root/init.lua" \
+        --init-worker "$WORK/root/init_worker.lua" --error-log "$WORK/dev.log" &
+    pid=$!
+    echo "$pid" >>"$WORK/started.pids"
+    wait_port "$port"
+    local i
+    for i in 1 2 3; do
+        python3 "$TESTS_DIR/lib/fcgi_client.py" "127.0.0.1:$port" \
+            --param "SCRIPT_FILENAME=$WORK/root/info.lua" | grep -q '^from init init content$'
+    done
+    stop_pid "$pid"
+    [ "$(wc -l <"$WORK/marks3/init")" -eq 3 ]
+    [ "$(wc -l <"$WORK/marks3/init_worker")" -eq 3 ]
+}
