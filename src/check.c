@@ -12,7 +12,6 @@
 
 #include <lua.h>
 
-#include <lauxlib.h>
 
 #include "check.h"
 #include "vm.h"
@@ -116,11 +115,10 @@ int lf_check_run(const lf_conf_t *conf, const lf_root_t *root)
         if (inits[i] == NULL)
             continue;
         c.files++;
-        if (luaL_loadfile(c.vm->L, inits[i]) != 0) {
-            fprintf(stderr, "%s\n", lua_tostring(c.vm->L, -1));
+        if (lf_vm_compiles(c.vm, inits[i], err, sizeof(err)) != 0) {
+            fprintf(stderr, "%s\n", err);
             c.failed++;
         }
-        lua_pop(c.vm->L, 1);
     }
     lf_vm_close(c.vm);
     if (c.failed) {

@@ -483,13 +483,6 @@ static void request_run(lf_request_t *r)
     lua_settop(L, base);
 }
 
-static void request_drain_stdin(lf_request_t *r)
-{
-    char buf[8192];
-    while (FCGX_GetStr(buf, sizeof(buf), r->fcgx->in) > 0)
-        ;
-}
-
 /* Cut the response: the web server must not take it as complete.  A
  * closed connection alone is not enough (nginx ends the response as if
  * FCGI_END_REQUEST had come), so a record header of an unknown protocol
@@ -558,7 +551,7 @@ void lf_request_serve(FCGX_Request *fcgx, lf_vm_t *vm, const lf_conf_t *conf,
     }
     /* A refused body is left in the stream until the 413 is out. */
     if (!r->body_refused)
-        request_drain_stdin(r);
+        lf_body_drain(r->fcgx->in);
     lf_body_done(r);
     if (vm) {
         luaL_unref(vm->L, LUA_REGISTRYINDEX, r->ctx_ref);

@@ -94,6 +94,9 @@ int lf_body_check_length(lf_request_t *r);
  * a bounded time; 0 when stdin reached its end (the connection is usable). */
 int lf_body_linger(lf_request_t *r);
 void lf_body_discard(lf_request_t *r);
+/* Read a FastCGI input stream to its end, dropping the bytes: a kept
+ * connection must be in step before the response ends. */
+void lf_body_drain(FCGX_Stream *in);
 void lf_body_done(lf_request_t *r);
 /* From a signal handler: remove a spooled file (async-signal-safe). */
 void lf_body_unlink_on_kill(void);

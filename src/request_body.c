@@ -179,14 +179,19 @@ int lf_body_read(lf_request_t *r, char *err, size_t errlen)
     return 0;
 }
 
+void lf_body_drain(FCGX_Stream *in)
+{
+    char chunk[8192];
+    while (FCGX_GetStr(chunk, (int)sizeof(chunk), in) > 0)
+        ;
+}
+
 void lf_body_discard(lf_request_t *r)
 {
     if (r->body_state != LF_BODY_UNREAD)
         return;
     r->body_state = LF_BODY_DISCARDED;
-    char chunk[8192];
-    while (FCGX_GetStr(chunk, (int)sizeof(chunk), r->fcgx->in) > 0)
-        ;
+    lf_body_drain(r->fcgx->in);
 }
 
 static double body_now(void)

@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "request.h"
 #include "scoreboard.h"
 #include "status.h"
 
@@ -77,6 +78,20 @@ static void pool_read(lf_pool_t *p, int listen_fd)
     listen_queue(listen_fd, &p->queue, &p->queue_len);
 }
 
+/* The next worker slot in use after *i (start with -1): a consistent copy
+ * in s; 0 at the end. */
+static int next_worker(int *i, lf_sb_slot_t *s)
+{
+    while (++*i < LF_SB_SLOTS) {
+        if (__atomic_load_n(&lf_sb->slots[*i].state, __ATOMIC_RELAXED) == LF_SB_FREE)
+            continue;
+        lf_sb_read(*i, s);
+        if (s->state != LF_SB_FREE)
+            return 1;
+    }
+    return 0;
+}
+
 static void append_time(lf_buf_t *b, double t)
 {
     char s[64];
@@ -132,13 +147,8 @@ static void render_text(lf_buf_t *b, const lf_pool_t *p, int full, double now)
                    p->idle, p->active, p->total, p->max_active, (unsigned long long)p->slow);
     if (!full)
         return;
-    for (int i = 0; i < LF_SB_SLOTS; i++) {
-        lf_sb_slot_t s;
-        if (__atomic_load_n(&lf_sb->slots[i].state, __ATOMIC_RELAXED) == LF_SB_FREE)
-            continue;
-        lf_sb_read(i, &s);
-        if (s.state == LF_SB_FREE)
-            continue;
+    lf_sb_slot_t s;
+    for (int i = -1; next_worker(&i, &s);) {
         lf_buf_appendf(b, "\n************************\npid:                  %d\nid:                   %d\n"
                           "generation:           %u\nstate:                %s\nstart time:           ",
                        s.pid, s.id, s.gen, state_name(s.state));
@@ -166,13 +176,8 @@ static void render_json(lf_buf_t *b, const lf_pool_t *p, int full, double now)
     if (full) {
         lf_buf_appendf(b, ",\"processes\":[");
         int first = 1;
-        for (int i = 0; i < LF_SB_SLOTS; i++) {
-            lf_sb_slot_t s;
-            if (__atomic_load_n(&lf_sb->slots[i].state, __ATOMIC_RELAXED) == LF_SB_FREE)
-                continue;
-            lf_sb_read(i, &s);
-            if (s.state == LF_SB_FREE)
-                continue;
+        lf_sb_slot_t s;
+        for (int i = -1; next_worker(&i, &s);) {
             lf_buf_appendf(b, "%s{\"pid\":%d,\"id\":%d,\"generation\":%u,\"state\":\"%s\","
                               "\"start time\":%.0f,\"start since\":%.0f,\"requests\":%llu,"
                               "\"request duration\":%.0f,\"request method\":\"",
@@ -223,13 +228,8 @@ static void render_openmetrics(lf_buf_t *b, const lf_pool_t *p, int full, double
         for (int m = 0; m < 4; m++) {
             lf_buf_appendf(b, "# TYPE luafpm_%s %s\n# HELP luafpm_%s %s\n", names[m], types[m],
                            names[m], helps[m]);
-            for (int i = 0; i < LF_SB_SLOTS; i++) {
-                lf_sb_slot_t s;
-                if (__atomic_load_n(&lf_sb->slots[i].state, __ATOMIC_RELAXED) == LF_SB_FREE)
-                    continue;
-                lf_sb_read(i, &s);
-                if (s.state == LF_SB_FREE)
-                    continue;
+            lf_sb_slot_t s;
+            for (int i = -1; next_worker(&i, &s);) {
                 if (m == 3) {
                     for (uint32_t st = LF_SB_STARTING; st <= LF_SB_STOPPING; st++)
                         lf_buf_appendf(b, "luafpm_process_state{pid=\"%d\",id=\"%d\",luafpm_process_state=\"%s\"} %d\n",
@@ -337,9 +337,7 @@ void lf_status_serve(FCGX_Request *req, int page, int listen_fd)
     }
     /* A page has no body to read; stdin is drained so the connection can
      * be kept, then answered through libfcgi's own stream (not a hot path). */
-    char drain[4096];
-    while (FCGX_GetStr(drain, (int)sizeof(drain), req->in) > 0)
-        ;
+    lf_body_drain(req->in);
     FCGX_PutStr(hdr, n, req->out);
     if (!head && body.len)
         FCGX_PutStr(body.data, (int)body.len, req->out);

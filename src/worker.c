@@ -107,6 +107,26 @@ static int slot_fd(const lf_slot_t *s)
 
 /* Accept on (or read the next request of) a slot's connection and serve
  * it; the slot stays busy while the web server keeps the connection. */
+/* --init-worker in a VM this worker is about to use; 0 or -1 with err. */
+static int worker_init_vm(lf_vm_t *vm, const lf_conf_t *conf, char *err, size_t errlen)
+{
+    if (conf->init_worker == NULL)
+        return 0;
+    return lf_vm_run_file(vm, conf->init_worker, "init_worker", err, errlen);
+}
+
+/* A new VM for this worker: --init (and --preload below root, NULL =
+ * none), then --init-worker.  NULL with err set. */
+static lf_vm_t *worker_new_vm(const lf_conf_t *conf, const char *root, char *err, size_t errlen)
+{
+    lf_vm_t *vm = lf_vm_prepare(conf, root, err, errlen);
+    if (vm && worker_init_vm(vm, conf, err, errlen) != 0) {
+        lf_vm_close(vm);
+        vm = NULL;
+    }
+    return vm;
+}
+
 /* --revalidate: a module file changed, so the whole VM is replaced
  * between two requests (module state, upvalues and FFI definitions are
  * never half-swapped); a new VM that fails keeps the old one. */
@@ -125,12 +145,7 @@ static void worker_revalidate_modules(lf_vm_t **vmp, const lf_worker_args_t *a)
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    lf_vm_t *fresh = lf_vm_prepare(a->conf, a->root->real, err, sizeof(err));
-    if (fresh && a->conf->init_worker &&
-        lf_vm_run_file(fresh, a->conf->init_worker, "init_worker", err, sizeof(err)) != 0) {
-        lf_vm_close(fresh);
-        fresh = NULL;
-    }
+    lf_vm_t *fresh = worker_new_vm(a->conf, a->root->real, err, sizeof(err));
     if (fresh == NULL) {
         lf_log(LF_LOG_ERR, "module %s changed but a new Lua VM failed, the old one goes on serving: %s",
                which, err);
@@ -186,12 +201,7 @@ static void worker_serve_slot(lf_slot_t *s, lf_vm_t **vmp, const lf_worker_args_
     if (vm == NULL) {
         /* Development mode: a new VM for every request, init scripts too. */
         char err[2048];
-        fresh = lf_vm_prepare(a->conf, NULL, err, sizeof(err));
-        if (fresh && a->conf->init_worker &&
-            lf_vm_run_file(fresh, a->conf->init_worker, "init_worker", err, sizeof(err)) != 0) {
-            lf_vm_close(fresh);
-            fresh = NULL;
-        }
+        fresh = worker_new_vm(a->conf, NULL, err, sizeof(err));
         if (fresh == NULL)
             lf_log(LF_LOG_ERR, "%s", err);
     }
@@ -286,18 +296,17 @@ int lf_worker_run(const lf_worker_args_t *a)
      * one of our own without a master. */
     lf_vm_t *vm = a->vm;
     char err[2048];
+    if (vm && worker_init_vm(vm, conf, err, sizeof(err)) != 0) {
+        lf_vm_close(vm);
+        lf_log(LF_LOG_EMERG, "worker %d cannot start: %s", a->id, err);
+        return LF_EXIT_FATAL;
+    }
     if (vm == NULL && conf->code_cache) {
-        vm = lf_vm_prepare(conf, a->root->real, err, sizeof(err));
+        vm = worker_new_vm(conf, a->root->real, err, sizeof(err));
         if (vm == NULL) {
             lf_log(LF_LOG_EMERG, "worker %d cannot start: %s", a->id, err);
             return LF_EXIT_FATAL;
         }
-    }
-    if (vm && conf->init_worker &&
-        lf_vm_run_file(vm, conf->init_worker, "init_worker", err, sizeof(err)) != 0) {
-        lf_log(LF_LOG_EMERG, "worker %d cannot start: %s", a->id, err);
-        lf_vm_close(vm);
-        return LF_EXIT_FATAL;
     }
 
     lf_slot_t *slots = calloc(LF_MAX_CONNS, sizeof(*slots));
