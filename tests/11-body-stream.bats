@@ -20,16 +20,8 @@ teardown_file() {
     teardown_common
 }
 
-# Servers a test starts for itself are listed in $WORK/extra.pids and
-# stopped here, whether the test passed or not.
 teardown() {
-    local p
-    if [ -f "$WORK/extra.pids" ]; then
-        for p in $(cat "$WORK/extra.pids"); do
-            stop_pid "$p"
-        done
-        rm -f "$WORK/extra.pids"
-    fi
+    stop_extra
 }
 
 # The single worker of the luafpm started in setup_file.

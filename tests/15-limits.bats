@@ -60,15 +60,8 @@ teardown_file() {
     teardown_common
 }
 
-# Servers a test starts are listed in $WORK/extra.pids and stopped here.
 teardown() {
-    local p
-    if [ -f "$WORK/extra.pids" ]; then
-        for p in $(cat "$WORK/extra.pids"); do
-            stop_pid "$p"
-        done
-        rm -f "$WORK/extra.pids"
-    fi
+    stop_extra
 }
 
 # serve KEEPCONN LUAFPM-ARGS...: a luafpm and an nginx in front of it.

@@ -22,9 +22,7 @@ teardown_file() {
 }
 
 teardown() {
-    local p
-    for p in $(cat "$WORK/extra.pids" 2>/dev/null); do stop_pid "$p"; done
-    rm -f "$WORK/extra.pids"
+    stop_extra
 }
 
 # write_conf WORKERS VERSION [EXTRA LINE]

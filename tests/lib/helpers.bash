@@ -121,6 +121,16 @@ check_logs() {
     fi
 }
 
+# Servers one test starts for itself and lists in $WORK/extra.pids: stopped
+# by that test's teardown, so the next test starts clean.
+stop_extra() {
+    local p
+    for p in $(cat "$WORK/extra.pids" 2>/dev/null); do
+        stop_pid "$p"
+    done
+    rm -f "$WORK/extra.pids"
+}
+
 teardown_common() {
     stop_all
     # Servers a test started for itself and did not stop (it failed first):
