@@ -18,6 +18,7 @@
 
 typedef struct {
     lf_vm_t *vm;
+    const lf_root_t *root;
     unsigned files;
     unsigned failed;
 } lf_check_t;
@@ -35,7 +36,7 @@ static void check_file(void *ud, const char *path)
     lf_check_t *c = ud;
     lua_State *L = c->vm->L;
     c->files++;
-    if (lf_vm_compile(L, path) != 0) {           /* sp: factory or error */
+    if (lf_vm_compile(L, path, lf_script_sandboxed(c->root, NULL, path)) != 0) {           /* sp: factory or error */
         fprintf(stderr, "%s\n", lua_tostring(L, -1));
         c->failed++;
     }
@@ -102,7 +103,7 @@ void lf_check_walk(const char *dir, lf_check_file_pt fn, void *ud)
 int lf_check_run(const lf_conf_t *conf, const lf_root_t *root)
 {
     char err[1024];
-    lf_check_t c = {.vm = lf_vm_new(conf, err, sizeof(err))};
+    lf_check_t c = {.vm = lf_vm_new(conf, err, sizeof(err)), .root = root};
     if (c.vm == NULL) {
         fprintf(stderr, "luafpm: %s\n", err);
         return 1;

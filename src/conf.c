@@ -72,6 +72,12 @@ static const lf_option_t options[] = {
      "stop a handler that runs longer (504 if nothing was sent; default 0 = no limit)"},
     {"max-body", 0, LF_OPT_SIZE, OFF(max_body), "SIZE", 0, LLONG_MAX >> 30, 1,
      "refuse larger request bodies with 413, without reading them (default 0 = no limit)"},
+    {"sandbox-root", 0, LF_OPT_STRING, OFF(sandbox_root), "DIR", 0, 0, 1,
+     "scripts inside DIR (by the name the web server sends or by the file it resolves to) are untrusted: they run in the sandbox, a whitelisted environment with the JIT off, source text only, under the two budgets below; DIR must be inside --root (default: none)"},
+    {"sandbox-instructions", 0, LF_OPT_INT, OFF(sandbox_instructions), "N", 0, LLONG_MAX, 1,
+     "Lua VM instructions a sandboxed request may run before it ends with 500 (default 10000000; 0 = no limit)"},
+    {"sandbox-memory", 0, LF_OPT_SIZE, OFF(sandbox_memory), "SIZE", 0, 1LL << 40, 1,
+     "bytes a sandboxed request may add to its worker's Lua heap, garbage not yet collected included, before it ends with 500 (default 32m; 0 = no limit)"},
     {"status-path", 0, LF_OPT_STRING, OFF(status_path), "PATH", 0, 0, 1,
      "answer this SCRIPT_NAME (or DOCUMENT_URI) with the pool's status: text, ?json, ?openmetrics, ?full for every worker"},
     {"ping-path", 0, LF_OPT_STRING, OFF(ping_path), "PATH", 0, 0, 1,
@@ -362,6 +368,10 @@ static int conf_defaults(lf_conf_t *conf, const char *tmpdir)
         conf->request_timeout = 0;
     if (conf->preload == LF_UNSET)
         conf->preload = 0;
+    if (conf->sandbox_instructions == LF_UNSET)
+        conf->sandbox_instructions = 10000000;
+    if (conf->sandbox_memory == LF_UNSET)
+        conf->sandbox_memory = 32 * 1024 * 1024;
     if (conf->slowlog_timeout == LF_UNSET)
         conf->slowlog_timeout = 0;
     if (conf->max_body == LF_UNSET)

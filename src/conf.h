@@ -28,6 +28,9 @@ typedef struct {
     long long max_body;          /* bytes, 0 = no limit */
     char *slowlog;
     double slowlog_timeout;      /* seconds, 0 = off */
+    char *sandbox_root;          /* untrusted scripts, NULL = none */
+    long long sandbox_instructions; /* per sandboxed request, 0 = no limit */
+    long long sandbox_memory;    /* bytes per sandboxed request, 0 = no limit */
     char *status_path;
     char *ping_path;
     char *user;

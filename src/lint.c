@@ -34,7 +34,7 @@ typedef struct {
 static int lint_compile(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
-    if (lf_vm_compile(L, path) != 0) {
+    if (lf_vm_compile(L, path, 0) != 0) {
         lua_pushnil(L);
         lua_insert(L, -2);
         return 2;

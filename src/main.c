@@ -79,12 +79,16 @@ int main(int argc, char **argv)
     }
     lf_log_level = conf.log_level;
     if (lf_log_open(conf.error_log, err, sizeof(err)) != 0 ||
-        lf_root_init(&root, conf.root, err, sizeof(err)) != 0 ||
+        lf_root_init(&root, conf.root, conf.sandbox_root, err, sizeof(err)) != 0 ||
         lf_priv_init(&priv, conf.user, conf.group, err, sizeof(err)) != 0) {
         fprintf(stderr, "luafpm: %s\n", err);
         lf_conf_free(&conf);
         return 1;
     }
+    if (conf.sandbox_root && conf.request_timeout == 0 && !conf.test)
+        lf_log(LF_LOG_WARN, "--sandbox-root without --request-timeout: a sandboxed script stuck in "
+               "one long C call (a string pattern that backtracks, say) holds its worker until "
+               "the call ends; the budgets cannot stop it");
     if (conf.test) {
         int rc = lf_check_run(&conf, &root);
         lf_conf_free(&conf);

@@ -305,7 +305,7 @@ static void master_reload_start(lf_master_t *m)
         why = "--user and --group cannot change at a reload (the master no longer runs as root)";
     else if (!same_string(p->conf.pid_file, m->conf->pid_file))
         why = "--pid cannot change at a reload";
-    if (why == NULL && lf_root_init(&p->root, p->conf.root, err, sizeof(err)) != 0)
+    if (why == NULL && lf_root_init(&p->root, p->conf.root, p->conf.sandbox_root, err, sizeof(err)) != 0)
         why = err;
     if (why == NULL && !same_string(p->conf.listen, m->conf->listen)) {
         if (lf_listen_open(&p->listen, p->conf.listen, (int)p->conf.backlog, err, sizeof(err)) != 0)
@@ -318,7 +318,7 @@ static void master_reload_start(lf_master_t *m)
         why = err;
     if (why == NULL && p->conf.code_cache) {
         /* The new --init runs here, as at start; an error keeps the old. */
-        p->vm = lf_vm_prepare(&p->conf, p->root.real, err, sizeof(err));
+        p->vm = lf_vm_prepare(&p->conf, &p->root, err, sizeof(err));
         if (p->vm == NULL)
             why = err;
     }
@@ -550,7 +550,7 @@ int lf_master_run(lf_conf_t *conf, lf_listen_t *listen, lf_root_t *root)
     if (conf->code_cache) {
         /* --init runs once, here; the workers inherit the VM as it is. */
         char err[2048];
-        m.vm = lf_vm_prepare(conf, root->real, err, sizeof(err));
+        m.vm = lf_vm_prepare(conf, root, err, sizeof(err));
         if (m.vm == NULL) {
             lf_log(LF_LOG_EMERG, "%s", err);
             fprintf(stderr, "luafpm: %s\n", err);

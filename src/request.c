@@ -16,6 +16,7 @@
 #include "api.h"
 #include "log.h"
 #include "request.h"
+#include "sandbox.h"
 #include "script.h"
 #include "timeout.h"
 
@@ -357,7 +358,8 @@ static void request_failed(lf_request_t *r, lua_State *L, lua_State *co)
 {
     const char *msg = lua_tostring(co, -1);
     if (msg == NULL) {
-        if (luaL_callmeta(co, -1, "__tostring") && lua_isstring(co, -1))
+        /* An untrusted __tostring would run here outside every budget. */
+        if (!r->sandboxed && luaL_callmeta(co, -1, "__tostring") && lua_isstring(co, -1))
             msg = lua_tostring(co, -1);
         else
             msg = lua_pushfstring(co, "(error object is a %s value)", luaL_typename(co, -1));
@@ -417,6 +419,28 @@ static void request_timed_out(lf_request_t *r, lua_State *L, lua_State *co)
     }
 }
 
+/* A sandboxed script spent a budget: 500 when nothing has left the
+ * worker yet (what it buffered is dropped), else the response is cut. */
+static void request_over_budget(lf_request_t *r, lua_State *L, lua_State *co,
+                                lf_sandbox_over_t over)
+{
+    char what[512];
+    luaL_traceback(L, co, lf_sandbox_describe(over, what, sizeof(what)), 0); /* sp++ */
+    const char *method = lf_request_param(r, "REQUEST_METHOD");
+    const char *uri = lf_request_param(r, "REQUEST_URI");
+    lf_log(LF_LOG_ERR, "lua entry thread aborted: %s, script: %s, request: \"%s %s\"",
+           lua_tostring(L, -1), r->script, method ? method : "-", uri ? uri : "-");
+    lua_pop(L, 1);
+    if (r->eof)
+        return;
+    if (!r->headers_written) {
+        lf_buf_reset(&r->out);
+        lf_request_error_page(r, 500);
+    } else {
+        r->aborted = 1;
+    }
+}
+
 /* ngx.sleep: a worker serves one request at a time, so waiting here
  * holds up nobody else.  The request timeout cuts it short. */
 static void request_sleep(double seconds)
@@ -434,7 +458,7 @@ static void request_run(lf_request_t *r)
 {
     lua_State *L = r->vm->L;
     int base = lua_gettop(L);
-    if (lf_vm_push_factory(r->vm, r->script) != 0) { /* sp: factory | error */
+    if (lf_vm_push_factory(r->vm, r->script, r->sandboxed) != 0) { /* sp: factory | error */
         lf_log(LF_LOG_ERR, "failed to load Lua script %s: %s", r->script, lua_tostring(L, -1));
         lf_request_error_page(r, 500);
         lua_settop(L, base);
@@ -445,8 +469,13 @@ static void request_run(lf_request_t *r)
     lua_pushvalue(L, -2);
     lua_xmove(L, co, 1);                             /* co: factory */
     lua_call(co, 0, 1);                              /* co: handler */
-    lf_vm_push_request_env(co);                      /* co: handler, env */
+    if (r->sandboxed)
+        lf_sandbox_push_env(co);                     /* co: handler, env */
+    else
+        lf_vm_push_request_env(co);
     lua_setfenv(co, -2);                             /* co: handler */
+    if (r->sandboxed)
+        lf_sandbox_begin(r);
 
     /* Resume until the handler is done: a sleep, or a bare
      * coroutine.yield() that reached the handler's own coroutine, goes on. */
@@ -463,8 +492,12 @@ static void request_run(lf_request_t *r)
         r->yield = LF_YIELD_NONE;
         lua_settop(co, 0);
     }
+    lf_sandbox_over_t over = r->sandboxed ? lf_sandbox_end() : LF_SANDBOX_WITHIN;
     int timed_out = lf_timeout_disarm();
-    if (rc == 0) {
+    if (over != LF_SANDBOX_WITHIN) {
+        /* Whatever the script did after, the spent budget ended it. */
+        request_over_budget(r, L, co, over);
+    } else if (rc == 0) {
         /* returned */
     } else if (rc == LUA_YIELD && r->yield == LF_YIELD_EXIT) {
         request_exit(r);
@@ -546,6 +579,7 @@ void lf_request_serve(FCGX_Request *fcgx, lf_vm_t *vm, const lf_conf_t *conf,
         lf_request_error_page(r, status);
     } else {
         r->script = path;
+        r->sandboxed = lf_script_sandboxed(root, lf_request_param(r, "SCRIPT_FILENAME"), path);
         lf_timeout_arm(r);
         request_run(r);
     }

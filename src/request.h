@@ -18,6 +18,7 @@ typedef enum {
     LF_YIELD_SLEEP,    /* ngx.sleep: wait, then resume */
     LF_YIELD_ABORT,    /* an error that no pcall may catch (coroutine.wrap) */
     LF_YIELD_TIMEOUT,  /* --request-timeout passed (yielded from a hook) */
+    LF_YIELD_SANDBOX,  /* a sandboxed script spent a budget (sandbox.c) */
 } lf_yield_t;
 
 /* What ngx.req.read_body / discard_body did with the request body. */
@@ -57,6 +58,7 @@ typedef struct {
     unsigned aborted : 1;       /* the connection is to be cut */
     unsigned write_failed : 1;  /* the web server went away */
     unsigned body_refused : 1;  /* over --max-body: stdin is not in step */
+    unsigned sandboxed : 1;     /* the script is under --sandbox-root */
     lf_headers_t headers;
     lf_buf_t out;               /* body not yet sent */
     lf_buf_t hdr;               /* the serialized header block */

@@ -25,38 +25,6 @@ static int is_below(const char *path, size_t len, const char *dir, size_t dlen)
     return len > dlen && memcmp(path, dir, dlen) == 0 && path[dlen] == '/';
 }
 
-int lf_root_init(lf_root_t *root, const char *dir, char *errbuf, size_t errlen)
-{
-    if (realpath(dir, root->real) == NULL) {
-        snprintf(errbuf, errlen, "invalid --root \"%s\" (%d: %s)", dir, errno, strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    if (stat(root->real, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(errbuf, errlen, "invalid --root \"%s\": not a directory", dir);
-        return -1;
-    }
-    root->real_len = strlen(root->real);
-    if (dir[0] == '/') {
-        if (strlen(dir) >= sizeof(root->given)) {
-            snprintf(errbuf, errlen, "--root \"%s\" is too long", dir);
-            return -1;
-        }
-        strcpy(root->given, dir);
-    } else {
-        char cwd[4096];
-        if (getcwd(cwd, sizeof(cwd)) == NULL ||
-            (size_t)snprintf(root->given, sizeof(root->given), "%s/%s", cwd, dir) >= sizeof(root->given)) {
-            snprintf(errbuf, errlen, "--root \"%s\" is too long", dir);
-            return -1;
-        }
-    }
-    root->given_len = strlen(root->given);
-    while (root->given_len > 1 && root->given[root->given_len - 1] == '/')
-        root->given[--root->given_len] = '\0';
-    return 0;
-}
-
 /* Apache's mod_proxy_fcgi sends "proxy:fcgi://host:port/path". */
 static const char *strip_proxy_prefix(const char *p)
 {
@@ -67,6 +35,82 @@ static const char *strip_proxy_prefix(const char *p)
         return p;
     const char *slash = strchr(scheme + 3, '/');
     return slash ? slash : p;
+}
+
+/* dir as realpath(3) sees it (real) and made absolute as given (given,
+ * without trailing slashes); what names the option in errors. */
+static int root_dir(const char *what, const char *dir, char *real, size_t *real_len, char *given,
+                    size_t givenlen, size_t *given_len, char *errbuf, size_t errlen)
+{
+    if (realpath(dir, real) == NULL) {
+        snprintf(errbuf, errlen, "invalid %s \"%s\" (%d: %s)", what, dir, errno, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(errbuf, errlen, "invalid %s \"%s\": not a directory", what, dir);
+        return -1;
+    }
+    *real_len = strlen(real);
+    if (dir[0] == '/') {
+        if (strlen(dir) >= givenlen) {
+            snprintf(errbuf, errlen, "%s \"%s\" is too long", what, dir);
+            return -1;
+        }
+        strcpy(given, dir);
+    } else {
+        char cwd[4096];
+        if (getcwd(cwd, sizeof(cwd)) == NULL ||
+            (size_t)snprintf(given, givenlen, "%s/%s", cwd, dir) >= givenlen) {
+            snprintf(errbuf, errlen, "%s \"%s\" is too long", what, dir);
+            return -1;
+        }
+    }
+    *given_len = strlen(given);
+    while (*given_len > 1 && given[*given_len - 1] == '/')
+        given[--*given_len] = '\0';
+    return 0;
+}
+
+int lf_root_init(lf_root_t *root, const char *dir, const char *sandbox_dir, char *errbuf,
+                 size_t errlen)
+{
+    if (root_dir("--root", dir, root->real, &root->real_len, root->given, sizeof(root->given),
+                 &root->given_len, errbuf, errlen) != 0)
+        return -1;
+    root->sandbox_real_len = root->sandbox_given_len = 0;
+    root->sandbox_real[0] = root->sandbox_given[0] = '\0';
+    if (sandbox_dir == NULL)
+        return 0;
+    if (root_dir("--sandbox-root", sandbox_dir, root->sandbox_real, &root->sandbox_real_len,
+                 root->sandbox_given, sizeof(root->sandbox_given), &root->sandbox_given_len,
+                 errbuf, errlen) != 0)
+        return -1;
+    /* Scripts are routed inside --root only: a sandbox outside it would
+     * hold nothing that can run. */
+    if (strcmp(root->sandbox_real, root->real) != 0 &&
+        !is_below(root->sandbox_real, root->sandbox_real_len, root->real, root->real_len)) {
+        snprintf(errbuf, errlen, "--sandbox-root \"%s\" is not inside --root \"%s\"", sandbox_dir,
+                 root->real);
+        root->sandbox_real_len = 0;
+        return -1;
+    }
+    return 0;
+}
+
+int lf_script_sandboxed(const lf_root_t *root, const char *param, const char *resolved)
+{
+    if (root->sandbox_real_len == 0)
+        return 0;
+    const lf_root_t *r = root;
+    if (resolved && is_below(resolved, strlen(resolved), r->sandbox_real, r->sandbox_real_len))
+        return 1;
+    if (param == NULL)
+        return 0;
+    param = strip_proxy_prefix(param);
+    size_t len = strlen(param);
+    return is_below(param, len, r->sandbox_given, r->sandbox_given_len) ||
+           is_below(param, len, r->sandbox_real, r->sandbox_real_len);
 }
 
 /* Apache's ProxyPassMatch form (fcgi://host:port/root/$1 with

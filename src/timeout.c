@@ -36,6 +36,7 @@
 #include <lauxlib.h>
 
 #include "log.h"
+#include "sandbox.h"
 #include "scoreboard.h"
 #include "timeout.h"
 
@@ -278,12 +279,12 @@ static void slowlog_hook(lua_State *L, lua_Debug *ar)
     if (t.expired)
         return; /* the timeout's hook takes over */
     if (r == NULL || r->co == NULL || t.slow_written) {
-        lua_sethook(L, NULL, 0, 0);
+        lf_sandbox_rehook(L);
         return;
     }
     if (L == r->vm->L)
         return; /* not the handler's code: wait until it runs again */
-    lua_sethook(L, NULL, 0, 0);
+    lf_sandbox_rehook(L);
     luaL_traceback(L, L, NULL, 0);                   /* sp: tb */
     if (L != r->co) {
         luaL_traceback(L, r->co, "in the request's coroutine:", 0);
@@ -320,7 +321,7 @@ static void timeout_hook(lua_State *L, lua_Debug *ar)
     lf_request_t *r = lf_request_current;
     (void)ar;
     if (!t.expired || !t.in_lua || r == NULL || r->co == NULL) {
-        lua_sethook(L, NULL, 0, 0); /* a late one: nothing to stop */
+        lf_sandbox_rehook(L); /* a late one: nothing to stop */
         return;
     }
     if (L == r->vm->L)
@@ -466,7 +467,7 @@ int lf_timeout_disarm(void)
     t.in_lua = 0;
     int expired = t.expired;
     if (expired || t.slow_due)
-        lua_sethook(t.L, NULL, 0, 0);
+        lf_sandbox_rehook(t.L);
     if (t.slow_due && !t.slow_written && !expired && lf_request_current)
         slowlog_write(lf_request_current,
                       "(no Lua traceback: the handler was in C code or a JIT-compiled loop "
@@ -496,7 +497,7 @@ void lf_timeout_leave_lua(void)
     /* Set by a signal that came while inside: Lua code outside the
      * handler's run (error handling, the next request) must not meet it. */
     if (t.expired || t.slow_due)
-        lua_sethook(t.L, NULL, 0, 0);
+        lf_sandbox_rehook(t.L);
 }
 
 void lf_timeout_sending(int last)

@@ -13,17 +13,21 @@
 #include <unistd.h>
 
 #include <lauxlib.h>
+#include <luajit.h>
 #include <lualib.h>
 
 #include "api.h"
 #include "embedded.h"
 #include "lint.h"
 #include "log.h"
+#include "sandbox.h"
 #include "vm.h"
 
 char lf_vm_key_cache;
 char lf_vm_key_env_mt;
+static char key_sandbox_cache; /* registry: as lf_vm_key_cache, for sandboxed scripts */
 static char key_stamps;   /* registry: handler path -> lf_stamp_t (--revalidate) */
+static char key_sandbox_stamps; /* the same for the sandbox's cache */
 static char key_modules;  /* registry: module file -> lf_stamp_t (--revalidate) */
 
 /* What identifies a version of a file: a change in any is a new version. */
@@ -121,10 +125,18 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         vm->heap -= ptr ? osize : 0;
         return NULL;
     }
+    size_t old = ptr ? osize : 0;
+    /* A sandboxed request's memory budget: refused before it happens (the
+     * VM raises "not enough memory"); shrinking is always allowed. */
+    if (vm->heap_cap && nsize > old &&
+        (vm->heap >= vm->heap_cap || nsize - old > vm->heap_cap - vm->heap)) {
+        lf_sandbox_refused(nsize);
+        return NULL;
+    }
     void *p = realloc(ptr, nsize);
     if (p == NULL)
         return NULL;
-    vm->heap += nsize - (ptr ? osize : 0);
+    vm->heap += nsize - old;
     if (vm->heap > vm->heap_peak)
         vm->heap_peak = vm->heap;
     return p;
@@ -202,7 +214,13 @@ static int vm_setup(lua_State *L)
     lua_pushlightuserdata(L, &lf_vm_key_cache);
     lua_newtable(L);
     lua_rawset(L, LUA_REGISTRYINDEX);
+    lua_pushlightuserdata(L, &key_sandbox_cache);
+    lua_newtable(L);
+    lua_rawset(L, LUA_REGISTRYINDEX);
     lua_pushlightuserdata(L, &key_stamps);
+    lua_newtable(L);
+    lua_rawset(L, LUA_REGISTRYINDEX);
+    lua_pushlightuserdata(L, &key_sandbox_stamps);
     lua_newtable(L);
     lua_rawset(L, LUA_REGISTRYINDEX);
     lua_pushlightuserdata(L, &key_modules);
@@ -219,6 +237,8 @@ static int vm_setup(lua_State *L)
     }
 
     lf_api_init(L, conf);
+    if (conf->sandbox_root)
+        lf_sandbox_init(L);
     return 0;
 }
 
@@ -269,7 +289,7 @@ static int vm_binary_factory(lua_State *L)
  * "return function(...) <source>\nend", the prefix on line 1 so that line
  * numbers stay right, a "#!" first line turned into a comment.  Binary
  * chunks are returned as they are.  sp++ : the compiled factory or error. */
-int lf_vm_compile(lua_State *L, const char *path)
+int lf_vm_compile(lua_State *L, const char *path, int sandboxed)
 {
     static const char prefix[] = "return function(...) ";
     static const char suffix[] = "\nend";
@@ -312,7 +332,13 @@ int lf_vm_compile(lua_State *L, const char *path)
     lua_pushfstring(L, "@%s", path);             /* sp: chunkname */
     const char *chunkname = lua_tostring(L, -1);
     int rc;
-    if (size > 0 && src[0] == LUA_SIGNATURE[0]) {
+    if (size > 0 && src[0] == LUA_SIGNATURE[0] && sandboxed) {
+        /* Bytecode is not verified by LuaJIT: crafted, it reads and
+         * writes memory. */
+        lua_pushfstring(L, "cannot load %s: a precompiled (binary) chunk, and the sandbox takes "
+                        "source text only", path);
+        rc = -1;
+    } else if (size > 0 && src[0] == LUA_SIGNATURE[0]) {
         rc = luaL_loadbuffer(L, src, size, chunkname);
         if (rc == 0)
             lua_pushcclosure(L, vm_binary_factory, 1);
@@ -324,7 +350,11 @@ int lf_vm_compile(lua_State *L, const char *path)
         memcpy(buf, prefix, sizeof(prefix) - 1);
         memcpy(src + size, suffix, sizeof(suffix) - 1);
         /* The compiled wrapper is the factory: each call returns a new closure. */
-        rc = luaL_loadbuffer(L, buf, cap - 1, chunkname);
+        rc = luaL_loadbufferx(L, buf, cap - 1, chunkname, "t");
+        /* Count hooks do not fire in JIT-compiled traces: sandboxed code
+         * (this function and every one defined in it) stays interpreted. */
+        if (rc == 0 && sandboxed)
+            luaJIT_setmode(L, -1, LUAJIT_MODE_ALLFUNC | LUAJIT_MODE_OFF);
     }
     free(buf);
     lua_remove(L, -2);                           /* sp: factory or error */
@@ -335,10 +365,10 @@ int lf_vm_compile(lua_State *L, const char *path)
  * changed and the new version compiles; a version that does not compile
  * is logged once and the last good one goes on serving (as opcache).
  * sp: cache, factory -> cache, factory (maybe another) */
-static void vm_revalidate(lf_vm_t *vm, const char *path)
+static void vm_revalidate(lf_vm_t *vm, const char *path, int sandboxed)
 {
     lua_State *L = vm->L;
-    lf_stamp_t *st = vm_stamp(L, &key_stamps, path);
+    lf_stamp_t *st = vm_stamp(L, sandboxed ? &key_sandbox_stamps : &key_stamps, path);
     double now = vm_now();
     if (now - st->checked < vm->revalidate)
         return;
@@ -346,7 +376,7 @@ static void vm_revalidate(lf_vm_t *vm, const char *path)
     lf_file_id_t id;
     if (file_id(path, &id) != 0 || file_id_eq(&id, &st->id) || file_id_eq(&id, &st->failed))
         return;
-    if (lf_vm_compile(L, path) != 0) {               /* sp: cache, old, error */
+    if (lf_vm_compile(L, path, sandboxed) != 0) {    /* sp: cache, old, error */
         lf_log(LF_LOG_ERR, "%s changed but does not compile, the previous version goes on serving: %s",
                path, lua_tostring(L, -1));
         lua_pop(L, 1);
@@ -360,27 +390,28 @@ static void vm_revalidate(lf_vm_t *vm, const char *path)
     lua_setfield(L, -3, path);
 }
 
-int lf_vm_push_factory(lf_vm_t *vm, const char *path)
+int lf_vm_push_factory(lf_vm_t *vm, const char *path, int sandboxed)
 {
     lua_State *L = vm->L;
-    lua_pushlightuserdata(L, &lf_vm_key_cache);
+    /* A file reached both ways (a symbolic link) is compiled for each. */
+    lua_pushlightuserdata(L, sandboxed ? &key_sandbox_cache : &lf_vm_key_cache);
     lua_rawget(L, LUA_REGISTRYINDEX);            /* sp: cache */
     lua_getfield(L, -1, path);                   /* sp: cache, factory? */
     if (!lua_isnil(L, -1)) {
         if (vm->revalidate >= 0)
-            vm_revalidate(vm, path);
+            vm_revalidate(vm, path, sandboxed);
         lua_remove(L, -2);                       /* sp: factory */
         return 0;
     }
     lua_pop(L, 1);                               /* sp: cache */
     lf_file_id_t id;
     int have_id = vm->revalidate >= 0 && file_id(path, &id) == 0;
-    if (lf_vm_compile(L, path) != 0) {
+    if (lf_vm_compile(L, path, sandboxed) != 0) {
         lua_remove(L, -2);                       /* sp: error */
         return -1;
     }
     if (have_id) {
-        lf_stamp_t *st = vm_stamp(L, &key_stamps, path);
+        lf_stamp_t *st = vm_stamp(L, sandboxed ? &key_sandbox_stamps : &key_stamps, path);
         st->id = id;
         st->checked = vm_now();
     }
@@ -473,7 +504,8 @@ int lf_vm_run_file(lf_vm_t *vm, const char *path, const char *phase, char *errbu
 }
 
 /* --preload: compile every .lua below dir into the cache. */
-static void vm_preload_dir(lf_vm_t *vm, const char *dir, int depth, int *count)
+static void vm_preload_dir(lf_vm_t *vm, const lf_root_t *root, const char *dir, int depth,
+                           int *count)
 {
     if (depth > 32)
         return;
@@ -494,9 +526,9 @@ static void vm_preload_dir(lf_vm_t *vm, const char *dir, int depth, int *count)
         if (lstat(path, &st) != 0)
             continue;
         if (S_ISDIR(st.st_mode)) {
-            vm_preload_dir(vm, path, depth + 1, count);
+            vm_preload_dir(vm, root, path, depth + 1, count);
         } else if (S_ISREG(st.st_mode) && n > 4 && strcmp(path + n - 4, ".lua") == 0) {
-            if (lf_vm_push_factory(vm, path) != 0)
+            if (lf_vm_push_factory(vm, path, lf_script_sandboxed(root, NULL, path)) != 0)
                 lf_log(LF_LOG_WARN, "--preload: %s", lua_tostring(vm->L, -1));
             else
                 (*count)++;
@@ -506,7 +538,7 @@ static void vm_preload_dir(lf_vm_t *vm, const char *dir, int depth, int *count)
     closedir(d);
 }
 
-lf_vm_t *lf_vm_prepare(const lf_conf_t *conf, const char *root, char *errbuf, size_t errlen)
+lf_vm_t *lf_vm_prepare(const lf_conf_t *conf, const lf_root_t *root, char *errbuf, size_t errlen)
 {
     lf_vm_t *vm = lf_vm_new(conf, errbuf, errlen);
     if (vm == NULL)
@@ -517,7 +549,7 @@ lf_vm_t *lf_vm_prepare(const lf_conf_t *conf, const char *root, char *errbuf, si
     }
     if (conf->preload && root) {
         int count = 0;
-        vm_preload_dir(vm, root, 0, &count);
+        vm_preload_dir(vm, root, root->real, 0, &count);
         lf_log(LF_LOG_INFO, "--preload: %d handlers compiled", count);
     }
     return vm;

@@ -7,11 +7,13 @@
 #include <lua.h>
 
 #include "conf.h"
+#include "script.h"
 
 typedef struct {
     lua_State *L;
     size_t heap;      /* bytes currently allocated by the VM */
     size_t heap_peak;
+    size_t heap_cap;  /* a sandboxed request's limit on heap, 0 = none */
     double revalidate;        /* --revalidate, < 0 = never */
     double modules_checked;   /* when its modules' files were last checked */
 } lf_vm_t;
@@ -23,7 +25,7 @@ void lf_vm_close(lf_vm_t *vm);
 /* A VM ready to serve: lf_vm_new, then the --init script (phase "init")
  * and, with --preload, every handler under root compiled.  NULL with
  * errbuf set (an init error names the file and has a traceback). */
-lf_vm_t *lf_vm_prepare(const lf_conf_t *conf, const char *root, char *errbuf, size_t errlen);
+lf_vm_t *lf_vm_prepare(const lf_conf_t *conf, const lf_root_t *root, char *errbuf, size_t errlen);
 
 /* Run a plain Lua file (an init script) in the VM with the given phase;
  * 0 or -1 with the error and traceback in errbuf. */
@@ -39,15 +41,18 @@ int lf_vm_compiles(lf_vm_t *vm, const char *path, char *errbuf, size_t errlen);
 void lf_vm_modules_accept(lf_vm_t *vm);
 
 /* Push the closure factory for the script at the resolved path, compiling
- * and caching it on first use.  sp++ : the factory, or an error message
- * when it returns -1. */
-int lf_vm_push_factory(lf_vm_t *vm, const char *path);
+ * and caching it on first use (sandboxed: by the sandbox's rules, in a
+ * cache of its own).  sp++ : the factory, or an error message when it
+ * returns -1. */
+int lf_vm_push_factory(lf_vm_t *vm, const char *path, int sandboxed);
 
 /* Compile the script at path as the worker does, without caching: the
  * source wrapped as "return function(...) <source>\nend" (line numbers
- * kept, a "#!" line skipped), errors as "path:line: message".  sp++ : the
- * factory, or an error message when it returns -1.  Used by -t too. */
-int lf_vm_compile(lua_State *L, const char *path);
+ * kept, a "#!" line skipped), errors as "path:line: message".  Sandboxed:
+ * source text only (a binary chunk is refused) and the JIT off for all of
+ * it.  sp++ : the factory, or an error message when it returns -1.  Used
+ * by -t too. */
+int lf_vm_compile(lua_State *L, const char *path, int sandboxed);
 
 /* Push a fresh per-request globals table reading through to _G.  sp++ */
 void lf_vm_push_request_env(lua_State *L);

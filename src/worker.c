@@ -117,7 +117,8 @@ static int worker_init_vm(lf_vm_t *vm, const lf_conf_t *conf, char *err, size_t 
 
 /* A new VM for this worker: --init (and --preload below root, NULL =
  * none), then --init-worker.  NULL with err set. */
-static lf_vm_t *worker_new_vm(const lf_conf_t *conf, const char *root, char *err, size_t errlen)
+static lf_vm_t *worker_new_vm(const lf_conf_t *conf, const lf_root_t *root, char *err,
+                              size_t errlen)
 {
     lf_vm_t *vm = lf_vm_prepare(conf, root, err, errlen);
     if (vm && worker_init_vm(vm, conf, err, errlen) != 0) {
@@ -145,7 +146,7 @@ static void worker_revalidate_modules(lf_vm_t **vmp, const lf_worker_args_t *a)
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    lf_vm_t *fresh = worker_new_vm(a->conf, a->root->real, err, sizeof(err));
+    lf_vm_t *fresh = worker_new_vm(a->conf, a->root, err, sizeof(err));
     if (fresh == NULL) {
         lf_log(LF_LOG_ERR, "module %s changed but a new Lua VM failed, the old one goes on serving: %s",
                which, err);
@@ -302,7 +303,7 @@ int lf_worker_run(const lf_worker_args_t *a)
         return LF_EXIT_FATAL;
     }
     if (vm == NULL && conf->code_cache) {
-        vm = worker_new_vm(conf, a->root->real, err, sizeof(err));
+        vm = worker_new_vm(conf, a->root, err, sizeof(err));
         if (vm == NULL) {
             lf_log(LF_LOG_EMERG, "worker %d cannot start: %s", a->id, err);
             return LF_EXIT_FATAL;

@@ -1,0 +1,251 @@
+/* sandbox.c - scripts under --sandbox-root run with a whitelisted
+ * environment and two budgets per request (doc/sandbox.md):
+ *
+ *   instructions: a count hook fires every slice of VM instructions and
+ *     adds them up.  Hooks fire in the interpreter only, so the sandboxed
+ *     code is compiled with the JIT off (vm.c).  One hook covers every
+ *     coroutine of the VM.
+ *   memory: the VM's allocator (vm.c) refuses an allocation that would
+ *     take the heap past the request's cap, before it happens; the hook
+ *     runs a full collection when the heap is half-way there, so garbage
+ *     counts only until it could be collected.
+ *
+ * Once a budget is spent the hook fires at every instruction and stops the
+ * script: it yields the request's coroutine with LF_YIELD_SANDBOX (through
+ * pcall and user coroutines, as ngx.exit does), or raises where no yield is
+ * possible (Lua called from C), again and again until a yield is possible,
+ * so nothing the script does can catch it.  The guarded pcall/xpcall of
+ * lua/luafpm/sandbox.lua stop the script too when what they caught was
+ * the budget. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "lint.h"
+#include "sandbox.h"
+
+/* Instructions between two runs of the hook (fewer when the budget is
+ * smaller): small enough to bound the overshoot, large enough that the
+ * hook costs nothing next to the instructions. */
+#define LF_SANDBOX_SLICE 10000
+
+static char key_env_mt;         /* registry: the sandboxed env's metatable */
+static char key_string_methods; /* registry: string methods for sandboxed code */
+static char key_string_saved;   /* registry: the string metatable's __index outside */
+static char key_reset;          /* registry: sandbox.lua's per-request reset */
+static char key_message;        /* registry: the error a stopped script sees */
+
+static struct {
+    lf_request_t *r;          /* the sandboxed request running, or NULL */
+    lf_vm_t *vm;
+    lf_sandbox_over_t over;
+    long long budget;         /* instructions, 0 = no limit */
+    long long used;           /* instructions counted so far */
+    int slice;                /* the hook's count */
+    size_t base;              /* the heap when the request began */
+    size_t gc_at;             /* the heap level at which the hook collects */
+    long long memory;         /* --sandbox-memory, 0 = no limit */
+    size_t refused;           /* the allocation that was refused */
+    size_t in_use;            /* what the request had added by then */
+} sb;
+
+static void sandbox_hook(lua_State *L, lua_Debug *ar);
+
+/* Stop the script: yield to C, or raise where no yield is possible. */
+static int sandbox_stop_here(lua_State *L)
+{
+    lf_request_t *r = sb.r;
+    if (lua_isyieldable(L)) {
+        r->yield = LF_YIELD_SANDBOX;
+        return lua_yield(L, 0);
+    }
+    lua_pushlightuserdata(L, &key_message);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    return lua_error(L);
+}
+
+static void sandbox_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    if (sb.r == NULL) {
+        lua_sethook(L, NULL, 0, 0); /* a late one: nothing is sandboxed now */
+        return;
+    }
+    if (sb.over == LF_SANDBOX_WITHIN) {
+        sb.used += sb.slice;
+        if (sb.budget == 0 || sb.used < sb.budget) {
+            lf_vm_t *vm = sb.vm;
+            if (vm->heap_cap && vm->heap > sb.gc_at) {
+                lua_gc(L, LUA_GCCOLLECT, 0);
+                sb.gc_at = vm->heap + (vm->heap_cap - vm->heap) / 2;
+            }
+            return;
+        }
+        sb.over = LF_SANDBOX_INSTRUCTIONS;
+        lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, 1);
+    }
+    if (L == sb.r->vm->L)
+        return; /* not the script's code: wait until it runs again */
+    sandbox_stop_here(L);
+}
+
+/* over() for sandbox.lua: has the running request spent a budget? */
+static int sandbox_over_fn(lua_State *L)
+{
+    lua_pushboolean(L, sb.r != NULL && sb.over != LF_SANDBOX_WITHIN);
+    return 1;
+}
+
+/* stop() for sandbox.lua: called once over() said so. */
+static int sandbox_stop_fn(lua_State *L)
+{
+    if (sb.r == NULL || sb.over == LF_SANDBOX_WITHIN)
+        return 0;
+    return sandbox_stop_here(L);
+}
+
+void lf_sandbox_init(lua_State *L)
+{
+    lua_pushlightuserdata(L, &key_message);
+    lua_pushliteral(L, "sandbox: the request's budget is spent");
+    lua_rawset(L, LUA_REGISTRYINDEX);
+
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "luafpm.sandbox");
+    lua_call(L, 1, 1);                               /* sp: build */
+    lua_pushcfunction(L, sandbox_over_fn);
+    lua_pushcfunction(L, sandbox_stop_fn);
+    lua_call(L, 2, 3);                               /* sp: globals, methods, reset */
+    lua_pushlightuserdata(L, &key_reset);
+    lua_insert(L, -2);
+    lua_rawset(L, LUA_REGISTRYINDEX);                /* sp: globals, methods */
+    lua_pushlightuserdata(L, &key_string_methods);
+    lua_insert(L, -2);
+    lua_rawset(L, LUA_REGISTRYINDEX);                /* sp: globals */
+
+    /* The env reads through to the whitelist; its own writes stay in it,
+     * with the run-time lint's warning. */
+    lua_pushlightuserdata(L, &key_env_mt);
+    lua_createtable(L, 0, 2);                        /* sp: globals, key, mt */
+    lua_pushvalue(L, -3);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, lf_lint_global_write);
+    lua_setfield(L, -2, "__newindex");
+    lua_rawset(L, LUA_REGISTRYINDEX);
+    lua_pop(L, 1);
+}
+
+void lf_sandbox_push_env(lua_State *L)
+{
+    lua_createtable(L, 0, 4);                        /* sp: env */
+    lua_pushlightuserdata(L, &key_env_mt);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    lua_setmetatable(L, -2);
+    lua_pushliteral(L, "_G");
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -3);                               /* env._G = env */
+}
+
+/* Put the string metatable's __index to the registry's value at from,
+ * keeping the one it had at save (NULL: do not keep it). */
+static void sandbox_string_index(lua_State *L, void *from, void *save)
+{
+    lua_pushliteral(L, "");
+    if (!lua_getmetatable(L, -1)) {
+        lua_pop(L, 1);
+        return;
+    }                                                /* sp: "", mt */
+    if (save) {
+        lua_pushlightuserdata(L, save);
+        lua_getfield(L, -2, "__index");
+        lua_rawset(L, LUA_REGISTRYINDEX);
+    }
+    lua_pushliteral(L, "__index");
+    lua_pushlightuserdata(L, from);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    lua_rawset(L, -3);
+    lua_pop(L, 2);
+}
+
+void lf_sandbox_begin(lf_request_t *r)
+{
+    lf_vm_t *vm = r->vm;
+    lua_State *L = vm->L;
+    sb.r = r;
+    sb.vm = vm;
+    sb.over = LF_SANDBOX_WITHIN;
+    sb.used = 0;
+    sb.budget = r->conf->sandbox_instructions;
+    sb.memory = r->conf->sandbox_memory;
+    sb.refused = sb.in_use = 0;
+    /* Slices of equal size that add up to the budget (to within one slice
+     * count per slice): the hook never runs more often than needed. */
+    sb.slice = LF_SANDBOX_SLICE;
+    if (sb.budget > 0) {
+        long long slices = (sb.budget + LF_SANDBOX_SLICE - 1) / LF_SANDBOX_SLICE;
+        sb.slice = (int)((sb.budget + slices - 1) / slices);
+    }
+
+    lua_pushlightuserdata(L, &key_reset);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    lua_call(L, 0, 0);
+    /* ("x"):dump() would reach the real string table: while sandboxed code
+     * runs, string methods are the whitelisted ones. */
+    sandbox_string_index(L, &key_string_methods, &key_string_saved);
+
+    sb.base = vm->heap;
+    if (sb.memory > 0) {
+        size_t budget = (size_t)sb.memory;
+        vm->heap_cap = vm->heap + budget < vm->heap ? (size_t)-1 : vm->heap + budget;
+        sb.gc_at = vm->heap + budget / 2;
+    }
+    lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, sb.slice);
+}
+
+lf_sandbox_over_t lf_sandbox_end(void)
+{
+    if (sb.r == NULL)
+        return LF_SANDBOX_WITHIN;
+    lf_vm_t *vm = sb.vm;
+    lua_sethook(vm->L, NULL, 0, 0);
+    vm->heap_cap = 0;
+    sandbox_string_index(vm->L, &key_string_saved, NULL);
+    sb.r = NULL;
+    return sb.over;
+}
+
+void lf_sandbox_refused(size_t size)
+{
+    if (sb.r == NULL || sb.over != LF_SANDBOX_WITHIN)
+        return;
+    sb.over = LF_SANDBOX_MEMORY;
+    sb.refused = size;
+    sb.in_use = sb.vm->heap > sb.base ? sb.vm->heap - sb.base : 0;
+    /* Safe from here as from a signal handler: it only sets the hook. */
+    lua_sethook(sb.vm->L, sandbox_hook, LUA_MASKCOUNT, 1);
+}
+
+void lf_sandbox_rehook(lua_State *L)
+{
+    if (sb.r != NULL && sb.vm->L == L)
+        lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, sb.over == LF_SANDBOX_WITHIN ? sb.slice : 1);
+    else
+        lua_sethook(L, NULL, 0, 0);
+}
+
+const char *lf_sandbox_describe(lf_sandbox_over_t over, char *buf, size_t len)
+{
+    if (over == LF_SANDBOX_INSTRUCTIONS)
+        snprintf(buf, len, "sandbox: the script ran out of its instruction budget "
+                 "(--sandbox-instructions %lld)", sb.budget);
+    else if (over == LF_SANDBOX_MEMORY)
+        snprintf(buf, len, "sandbox: the script ran out of its memory budget "
+                 "(--sandbox-memory %lld bytes): an allocation of %zu bytes was refused with "
+                 "%zu bytes in use", sb.memory, sb.refused, sb.in_use);
+    else
+        snprintf(buf, len, "sandbox: within its budgets");
+    return buf;
+}

@@ -1,0 +1,41 @@
+/* sandbox.h - untrusted scripts (--sandbox-root): their environment and
+ * their instruction and memory budgets (doc/sandbox.md). */
+#ifndef LF_SANDBOX_H
+#define LF_SANDBOX_H
+
+#include <lua.h>
+
+#include "request.h"
+#include "vm.h"
+
+typedef enum {
+    LF_SANDBOX_WITHIN = 0,
+    LF_SANDBOX_INSTRUCTIONS, /* --sandbox-instructions spent */
+    LF_SANDBOX_MEMORY,       /* an allocation past --sandbox-memory refused */
+} lf_sandbox_over_t;
+
+/* At VM set-up with --sandbox-root: build the whitelisted environment
+ * (lua/luafpm/sandbox.lua).  Raises a Lua error on failure. */
+void lf_sandbox_init(lua_State *L);
+
+/* Around the run of a sandboxed request: begin arms the budgets (the
+ * count hook, the heap cap) and swaps in the sandbox's string methods;
+ * end undoes all of it and tells whether a budget was spent. */
+void lf_sandbox_begin(lf_request_t *r);
+lf_sandbox_over_t lf_sandbox_end(void);
+
+/* A fresh globals table for a sandboxed request.  sp++ */
+void lf_sandbox_push_env(lua_State *L);
+
+/* From the VM's allocator: an allocation of size bytes was refused. */
+void lf_sandbox_refused(size_t size);
+
+/* Put back the running sandboxed request's count hook, or no hook at all
+ * (for timeout.c, whose hooks take its place for a while). */
+void lf_sandbox_rehook(lua_State *L);
+
+/* "ran out of its instruction budget (--sandbox-instructions N)" and the
+ * like, for the log. */
+const char *lf_sandbox_describe(lf_sandbox_over_t over, char *buf, size_t len);
+
+#endif

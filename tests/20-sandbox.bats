@@ -1,0 +1,244 @@
+#!/usr/bin/env bats
+# The sandbox (--sandbox-root): every item of the threat checklist
+# (doc/sandbox.md) tried from a sandboxed script through nginx, and
+# ordinary sandboxed scripts that must keep working.  One worker, so that
+# a script that tries to poison later requests is followed by requests to
+# the very same VM.
+
+load lib/helpers
+
+INSTRUCTIONS=2000000
+
+setup_file() {
+    make_work
+    install_app sandbox
+    # The catastrophic pattern ends its worker at the hard deadline.
+    export ALLOWED_LOG='exited with code 3|lua entry thread killed'
+    # Bytecode of a script that would print ESCAPED, in and out of the sandbox.
+    luajit -b "$WORK/root/sb/bytecode_src.lua" "$WORK/root/sb/bytecode.lua"
+    luajit -b "$WORK/root/sb/bytecode_src.lua" "$WORK/root/bytecode.lua"
+    rm "$WORK/root/sb/bytecode_src.lua"
+    start_luafpm --workers 1 --sandbox-root "$WORK/root/sb" \
+        --sandbox-instructions "$INSTRUCTIONS" --sandbox-memory 16m --request-timeout 3
+    start_nginx
+}
+
+teardown_file() {
+    teardown_common
+}
+
+log_since() {
+    tail -n +"$LOG_FROM" "$WORK/luafpm.log"
+}
+
+mark_log() {
+    touch "$WORK/luafpm.log"
+    LOG_FROM=$(($(wc -l <"$WORK/luafpm.log") + 1))
+}
+
+worker() {
+    http GET /pid.lua
+    [ "$STATUS" = 200 ]
+    echo "$BODY"
+}
+
+# over_budget PATH KIND: 500, nothing after the loop, a log line that names
+# the script and the budget, and the same worker goes on serving.
+over_budget() {
+    local path=$1 kind=$2 before
+    before=$(worker)
+    mark_log
+    http GET "$path"
+    echo "status $STATUS body: $BODY"
+    [ "$STATUS" = 500 ]
+    [[ "$BODY" != *after* ]]
+    # The log line (its traceback spans lines) names the budget and the script.
+    log_since | tr '\n' ' ' |
+        grep -E "sandbox: the script ran out of its $kind budget \(--sandbox-$kind(s)? [0-9]+.*script: $WORK/root${path%%\?*}" \
+        || { log_since; false; }
+    [ "$(worker)" = "$before" ]
+}
+
+@test "an ordinary sandboxed script works: strings, tables, math, errors, coroutines, metatables, the request" {
+    http GET '/sb/app.lua?name=ann' -H 'X-Test: yes'
+    echo "$BODY"
+    [ "$STATUS" = 200 ]
+    [ "$(header X-App)" = sandboxed ]
+    diff -u - <(echo "$BODY") <<'EXPECTED'
+HELLO 003.1|x|"a\nb" 1
+c,b,a a+b+c 121
+2 9 1.414 8 ff
+number 1970-01-01 6
+string functions: 13 own keys: a
+false boom
+false 7
+1 2 3
+25 true nil
+locked false
+4
+counter 1
+GET ann ann yes
+a%20b aGk= 9dd4e461 number
+EXPECTED
+    # Its global did not survive the request.
+    http GET '/sb/app.lua?name=bob'
+    [[ "$BODY" == *"counter 1"* ]]
+}
+
+@test "sandboxed scripts set status and headers, exit, redirect, read a POST body" {
+    http GET '/sb/exit.lua?how=404'
+    [ "$STATUS" = 404 ]
+    http GET '/sb/exit.lua?how=redirect'
+    [ "$STATUS" = 302 ]
+    [ "$(header Location)" = /elsewhere ]
+    http GET '/sb/exit.lua?how=201'
+    [ "$STATUS" = 201 ]
+    [ "$(header X-Sandboxed)" = yes ]
+    [ "$BODY" = created ]
+    http POST /sb/post.lua --data 'a=1&b=2'
+    [ "$STATUS" = 200 ]
+    [ "$BODY" = "post: 1 7" ]
+}
+
+@test "10: require, load*, dofile, io, os beyond time, debug, ffi, jit, package, collectgarbage, newproxy do not exist" {
+    http GET /sb/absent.lua
+    [ "$STATUS" = 200 ]
+    [ "$BODY" = "all absent" ]
+}
+
+@test "1: a precompiled chunk is refused in the sandbox (and still runs outside it)" {
+    mark_log
+    http GET /sb/bytecode.lua
+    [ "$STATUS" = 500 ]
+    [[ "$BODY" != *ESCAPED* ]]
+    log_since | grep -F "a precompiled (binary) chunk, and the sandbox takes source text only"
+    http GET /bytecode.lua
+    [ "$STATUS" = 200 ]
+    [[ "$BODY" == *"bytecode ran"* ]]
+    # -t says so too.
+    run "$LUAFPM_BIN" -t --root "$WORK/root" --sandbox-root "$WORK/root/sb"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"sb/bytecode.lua: a precompiled (binary) chunk"* ]]
+}
+
+@test "1, 14: string.dump and load are out of reach, the string metatable included" {
+    http GET /sb/dump.lua
+    [ "$STATUS" = 200 ]
+    [ "$BODY" = blocked ]
+}
+
+@test "2: the string metatable is hidden and what it reaches cannot be changed" {
+    http GET /sb/strmeta.lua
+    [ "$STATUS" = 200 ]
+    echo "$BODY"
+    [[ "$BODY" == *'getmetatable(""): boolean'* ]]
+    [[ "$BODY" == *'patch through getmetatable: refused'* ]]
+    [[ "$BODY" == *'patch through ("").__index: refused'* ]]
+    [[ "$BODY" == *'methods: ABC xxx el'* ]]
+}
+
+@test "3: getfenv/setfenv and the env's metatable lead nowhere" {
+    http GET /sb/fenv.lua
+    [ "$STATUS" = 200 ]
+    [ "$BODY" = blocked ]
+}
+
+@test "5: a loop hot enough for the JIT is stopped by the instruction budget (the JIT is off)" {
+    over_budget /sb/hotloop.lua instruction
+    [[ "$BODY" != *start* ]] # the buffered output is replaced by the 500
+}
+
+@test "endless loops, with and without function calls, end with the instruction budget" {
+    over_budget /sb/whileloop.lua instruction
+    over_budget /sb/callloop.lua instruction
+    over_budget '/sb/callloop.lua?tail=1' instruction
+}
+
+@test "6: pcall, xpcall, coroutine.resume/wrap, error handlers, C boundaries and metamethods cannot swallow the budget" {
+    local how
+    for how in pcall pcall_loop xpcall xpcall_handler_loops resume wrap nested sort gsub tostring metamethod; do
+        echo "# $how"
+        over_budget "/sb/catch.lua?how=$how" instruction
+    done
+}
+
+@test "8, 9: memory bombs end with the memory budget and the worker goes on" {
+    local how
+    for how in rep rep_nested double double_pcall strings tables concat coroutines; do
+        echo "# $how"
+        over_budget "/sb/memory.lua?how=$how" memory
+    done
+}
+
+@test "11: libraries, ngx and the string metatable cannot be changed for later requests" {
+    http GET /sb/vandal.lua
+    [ "$STATUS" = 200 ]
+    echo "$BODY"
+    [ "$BODY" = "all refused" ]
+    http GET /sb/intact.lua
+    [ "$BODY" = intact ]
+    http GET /intact.lua
+    [ "$BODY" = intact ]
+    http GET /sb/global_get.lua
+    [ "$BODY" = nil ]
+}
+
+@test "12: no finalizer of a sandboxed script ever runs" {
+    mark_log
+    http GET /sb/finalizer.lua
+    [ "$BODY" = "no newproxy" ]
+    http GET /collect.lua
+    [ "$BODY" = collected ]
+    ! log_since | grep -F GC-FINALIZER-RAN
+}
+
+@test "13: the host never runs a sandboxed metamethod outside the budget" {
+    local how
+    mark_log
+    # An error object with a looping __tostring: logged by type, at once.
+    http GET '/sb/host_tostring.lua?how=error'
+    [ "$STATUS" = 500 ]
+    log_since | grep -F "(error object is a table value)"
+    # Handed to the API: ngx.log calls __tostring, as OpenResty's does,
+    # inside the budget...
+    over_budget '/sb/host_tostring.lua?how=log' instruction
+    # ...ngx.say and ngx.header take a table as a list of strings and read
+    # it raw: no __index runs.
+    http GET "/sb/host_tostring.lua?how=header"
+    [ "$STATUS" = 200 ]
+    http GET "/sb/host_tostring.lua?how=say"
+    [ "$STATUS" = 200 ]
+    [ "$BODY" = "$(printf '\nafter')" ]
+}
+
+@test "deep recursion is an ordinary error; the worker is unharmed" {
+    local before
+    before=$(worker)
+    http GET /sb/recurse.lua
+    [ "$STATUS" = 500 ]
+    http GET '/sb/recurse.lua?catch=1'
+    [ "$STATUS" = 200 ]
+    [ "$BODY" = "caught: stack overflow" ]
+    [ "$(worker)" = "$before" ]
+}
+
+@test "--sandbox-root must be inside --root; a bad budget is a config error" {
+    mkdir -p "$WORK/elsewhere"
+    run "$LUAFPM_BIN" -t --root "$WORK/root" --sandbox-root "$WORK/elsewhere"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"--sandbox-root \"$WORK/elsewhere\" is not inside --root"* ]]
+    run "$LUAFPM_BIN" -t --root "$WORK/root" --sandbox-root "$WORK/root/sb" --sandbox-memory lots
+    [ "$status" -eq 1 ]
+    [[ "$output" == *sandbox-memory* ]]
+}
+
+@test "8: one long C call (a backtracking pattern) is ended by --request-timeout; a new worker serves" {
+    local before
+    before=$(worker)
+    http GET /sb/pattern.lua
+    echo "status $STATUS"
+    [ "$STATUS" = 504 ]
+    http GET /sb/app.lua
+    [ "$STATUS" = 200 ]
+    [ "$(worker)" != "$before" ]
+}

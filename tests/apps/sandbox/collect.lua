@@ -1,0 +1,3 @@
+collectgarbage("collect")
+collectgarbage("collect")
+ngx.say("collected")

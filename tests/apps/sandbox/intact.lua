@@ -1,0 +1,8 @@
+-- The same, as trusted code sees it (and the full library is still there).
+local ok = ("x"):upper() == "X" and string.upper("y") == "Y" and string.trim == nil
+    and table.insert ~= nil and math.floor(1.5) == 1 and os.time() > 0
+    and ngx.say ~= nil and ngx.HTTP_OK == 200 and ngx.evil == nil
+    and ngx.req.get_method() == "GET" and type(print) == "function"
+    and leaked_global == nil and type(string.dump) == "function"
+    and type(("x").dump) == "function" and type(require) == "function"
+ngx.say(ok and "intact" or "POISONED")

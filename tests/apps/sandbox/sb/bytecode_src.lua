@@ -1,0 +1,1 @@
+ngx.say("ESCAPED: bytecode ran")

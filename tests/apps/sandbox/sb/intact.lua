@@ -1,0 +1,8 @@
+-- What vandal.lua tried to change, as a later sandboxed request sees it.
+local ok = ("x"):upper() == "X" and string.upper("y") == "Y" and string.trim == nil
+    and table.insert ~= nil and math.floor(1.5) == 1 and os.time() > 0
+    and ngx.say ~= nil and ngx.HTTP_OK == 200 and ngx.evil == nil
+    and ngx.req.get_method() == "GET" and type(print) == "function"
+    and type(pairs) == "function" and leaked_global == nil
+    and ngx.var.uri ~= "x" and type(coroutine.wrap) == "function"
+ngx.say(ok and "intact" or "POISONED")

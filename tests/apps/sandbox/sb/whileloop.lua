@@ -1,0 +1,2 @@
+ngx.say("start")
+while true do end
