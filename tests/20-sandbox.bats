@@ -59,6 +59,33 @@ over_budget() {
     [ "$(worker)" = "$before" ]
 }
 
+# serve_extra LUAFPM-ARGS...: a second luafpm (one worker, the sandbox as
+# above) and nginx for one test, stopped by its teardown; EXTRA_NGX is
+# nginx's port.  The first server's LF_*/NGX_* are kept.
+serve_extra() {
+    local lf_pid=$LF_PID lf_port=$LF_PORT lf_addr=$LF_ADDR ngx_pid=$NGX_PID ngx_port=$NGX_PORT
+    start_luafpm --workers 1 --sandbox-root "$WORK/root/sb" \
+        --sandbox-instructions "$INSTRUCTIONS" --request-timeout 3 "$@" 3>&-
+    echo "$LF_PID" >>"$WORK/extra.pids"
+    start_nginx "$LF_ADDR"
+    echo "$NGX_PID" >>"$WORK/extra.pids"
+    EXTRA_NGX=$NGX_PORT
+    LF_PID=$lf_pid LF_PORT=$lf_port LF_ADDR=$lf_addr NGX_PID=$ngx_pid NGX_PORT=$ngx_port
+}
+
+# over_budget_at PORT PATH: 500 from the instruction budget, via that nginx.
+over_budget_at() {
+    local status
+    mark_log
+    status=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 20 "http://127.0.0.1:$1$2")
+    [ "$status" = 500 ]
+    log_since | grep -F "ran out of its instruction budget"
+}
+
+teardown() {
+    stop_extra
+}
+
 @test "an ordinary sandboxed script works: strings, tables, math, errors, coroutines, metatables, the request" {
     http GET '/sb/app.lua?name=ann' -H 'X-Test: yes'
     echo "$BODY"
@@ -220,6 +247,41 @@ EXPECTED
     [ "$STATUS" = 200 ]
     [ "$BODY" = "caught: stack overflow" ]
     [ "$(worker)" = "$before" ]
+}
+
+@test "a symbolic link neither takes a script out of the sandbox nor brings one in" {
+    ln -s ../whoami.lua "$WORK/root/sb/link.lua"
+    ln -s sb/whoami.lua "$WORK/root/outlink.lua"
+    http GET /whoami.lua
+    [ "$BODY" = trusted ]
+    # The same file, now by a name inside the sandbox root: sandboxed, and
+    # not from the trusted compile in the chunk cache.
+    http GET /sb/link.lua
+    [ "$BODY" = sandboxed ]
+    http GET /outlink.lua
+    [ "$BODY" = sandboxed ]
+    http GET /whoami.lua
+    [ "$BODY" = trusted ]
+}
+
+@test "--preload, --revalidate and development mode compile sandboxed scripts by the sandbox's rules" {
+    serve_extra --preload on --revalidate 0
+    # Preloaded, the hot loop still meets the budget: its JIT is off.
+    over_budget_at "$EXTRA_NGX" /sb/hotloop.lua
+    # A changed script is recompiled by the same rules: bytecode refused
+    # (the last good version goes on serving), source with the JIT off.
+    printf 'ngx.say("v1")\n' >"$WORK/root/sb/rev.lua"
+    [ "$(curl -sS "http://127.0.0.1:$EXTRA_NGX/sb/rev.lua")" = v1 ]
+    cp "$WORK/root/bytecode.lua" "$WORK/root/sb/rev.lua"
+    [ "$(curl -sS "http://127.0.0.1:$EXTRA_NGX/sb/rev.lua")" = v1 ]
+    cp "$WORK/root/sb/hotloop.lua" "$WORK/root/sb/rev.lua"
+    over_budget_at "$EXTRA_NGX" /sb/rev.lua
+    stop_extra
+    # Development mode: a fresh VM for every request, sandboxed the same.
+    serve_extra --code-cache off
+    over_budget_at "$EXTRA_NGX" /sb/hotloop.lua
+    [ "$(curl -sS "http://127.0.0.1:$EXTRA_NGX/sb/absent.lua")" = "all absent" ]
+    stop_extra
 }
 
 @test "--sandbox-root must be inside --root; a bad budget is a config error" {

@@ -1,0 +1,1 @@
+ngx.say(require and "trusted" or "sandboxed")
