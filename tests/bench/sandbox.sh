@@ -49,8 +49,9 @@ wait_port() {
 }
 
 mkdir -p "$WORK/root/sb" "$WORK/logs"
-# hello and compute are the shared peer benchmark's handlers; loop is
-# nothing but Lua work, the case the JIT helps most.
+# hello and compute are the shared peer benchmark's handlers; loop (float
+# arithmetic) and tables (array writes and reads) are nothing but Lua
+# work, where the JIT, off for sandboxed code, counts most.
 cat >"$WORK/root/hello.lua" <<'EOF'
 ngx.say("hello world")
 EOF
@@ -68,6 +69,19 @@ for i = 1, 100000 do
   n = (n + i % 7 * 3) % 1000003
 end
 ngx.say(n)
+EOF
+cat >"$WORK/root/tables.lua" <<'EOF'
+local t = {}
+for i = 1, 10000 do
+  t[i] = i * 2
+end
+local s = 0
+for _ = 1, 10 do
+  for i = 1, #t do
+    s = s + t[i]
+  end
+end
+ngx.say(s)
 EOF
 cp "$WORK"/root/*.lua "$WORK/root/sb/"
 
@@ -107,7 +121,7 @@ PIDS+=($!)
 wait_port "$LF_PORT"
 wait_port "$NGX_PORT"
 
-WORKLOADS="hello compute loop"
+WORKLOADS="hello compute loop tables"
 for wl in $WORKLOADS; do
     a=$(curl -sS "http://127.0.0.1:$NGX_PORT/$wl.lua")
     b=$(curl -sS "http://127.0.0.1:$NGX_PORT/sb/$wl.lua")
