@@ -230,7 +230,8 @@ void lf_sandbox_refused(size_t size)
 
 void lf_sandbox_rehook(lua_State *L)
 {
-    if (sb.r != NULL && sb.vm->L == L)
+    /* L may be any coroutine of the VM: the hook is the VM's. */
+    if (sb.r != NULL)
         lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, sb.over == LF_SANDBOX_WITHIN ? sb.slice : 1);
     else
         lua_sethook(L, NULL, 0, 0);

@@ -284,6 +284,22 @@ EXPECTED
     stop_extra
 }
 
+@test "the budgets, --request-timeout and --slowlog-timeout share the VM's hook" {
+    # The slowlog's hook takes a traceback and hands the hook back: the
+    # budget still ends the loop (500, not the timeout's 504).
+    serve_extra --sandbox-instructions 400000000 --slowlog-timeout 0.1 --request-timeout 20
+    over_budget_at "$EXTRA_NGX" /sb/whileloop.lua
+    log_since | grep -F "slow request"
+    stop_extra
+    # No instruction budget: the request timeout's hook stops the loop.
+    serve_extra --sandbox-instructions 0 --request-timeout 1
+    mark_log
+    [ "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 20 "http://127.0.0.1:$EXTRA_NGX/sb/whileloop.lua")" = 504 ]
+    log_since | grep -F "request timed out after 1 s"
+    ! log_since | grep -F "lua entry thread killed"
+    stop_extra
+}
+
 @test "--sandbox-root must be inside --root; a bad budget is a config error" {
     mkdir -p "$WORK/elsewhere"
     run "$LUAFPM_BIN" -t --root "$WORK/root" --sandbox-root "$WORK/elsewhere"
