@@ -85,25 +85,20 @@ local whitelist = {
 -- runs, and a function to call at the start of each sandboxed request.
 return function(over, stop)
     local G = _G
-    local real_getmt, real_setmt = debug.getmetatable, setmetatable
-    local real_next, real_pairs, real_pcall, real_xpcall = next, pairs, pcall, xpcall
-    local real_rawget, real_rawset, type, error = rawget, rawset, type, error
+    -- The real functions, under their own names so that their error
+    -- messages read as usual ("bad argument #1 to 'rawget'").  getmetatable
+    -- is the raw one: it sees past __metatable.
+    local getmetatable, setmetatable = debug.getmetatable, setmetatable
+    local next, pairs, pcall, xpcall = next, pairs, pcall, xpcall
+    local rawget, rawset, type, error, ipairs = rawget, rawset, type, error, ipairs
 
     -- Tables every request shares: no raw access, no setmetatable.
-    local shared = real_setmt({}, { __mode = "k" })
+    local shared = setmetatable({}, { __mode = "k" })
     -- view -> the real members it shows (for pairs and next).
-    local members = real_setmt({}, { __mode = "k" })
+    local members = setmetatable({}, { __mode = "k" })
     -- Metatables the running request set itself: the only ones
     -- getmetatable shows (weak set, made anew for each request).
     local own
-
-    local function lookup(path)
-        local v = G
-        for name in path:gmatch("[^.]+") do
-            v = v[name]
-        end
-        return v
-    end
 
     local function read_only(name)
         return function(_, k)
@@ -116,7 +111,7 @@ return function(over, stop)
     local function view(name, real, list, extra_mt)
         local held = {}
         for _, k in ipairs(list) do
-            local v = real_rawget(real, k)
+            local v = rawget(real, k)
             assert(v ~= nil, name .. "." .. k .. " is in the whitelist but does not exist")
             if type(v) == "table" then
                 local sub = name .. "." .. k
@@ -128,15 +123,15 @@ return function(over, stop)
                         found = found or o == sub
                     end
                     assert(found, sub .. " is neither a library nor an object in the whitelist")
-                    assert(real_getmt(v) ~= nil, sub .. ": an object without a metatable")
+                    assert(getmetatable(v) ~= nil, sub .. ": an object without a metatable")
                     shared[v] = true
-                    shared[real_getmt(v)] = true
+                    shared[getmetatable(v)] = true
                 end
             end
             held[k] = v
         end
         if name == "ngx" and whitelist.ngx_numbers then
-            for k, v in real_pairs(real) do
+            for k, v in pairs(real) do
                 if type(v) == "number" then
                     held[k] = v
                 end
@@ -146,10 +141,10 @@ return function(over, stop)
             -- ngx.status, ngx.ctx, ngx.headers_sent, ngx.is_subrequest:
             -- read through ngx's
             -- own metatable, which acts on the current request.
-            real_setmt(held, extra_mt)
+            setmetatable(held, extra_mt)
             shared[extra_mt] = true
         end
-        local v = real_setmt({}, { __index = held, __newindex = read_only(name) })
+        local v = setmetatable({}, { __index = held, __newindex = read_only(name) })
         shared[v] = true
         shared[held] = true
         members[v] = held
@@ -161,10 +156,10 @@ return function(over, stop)
         globals[k] = assert(G[k] ~= nil and G[k], k)
     end
     local string_methods
-    for lib, list in real_pairs(whitelist.libs) do
+    for lib, list in pairs(whitelist.libs) do
         if not lib:find(".", 1, true) then
             local real = G[lib]
-            local v, held = view(lib, real, list, lib == "ngx" and real_getmt(real) or nil)
+            local v, held = view(lib, real, list, lib == "ngx" and getmetatable(real) or nil)
             globals[lib] = v
             if lib == "string" then
                 string_methods = held
@@ -176,8 +171,8 @@ return function(over, stop)
     -- anything else stays read-only.
     local ngx_view, real_ngx = globals.ngx, G.ngx
     local ngx_read_only = read_only("ngx")
-    real_setmt(ngx_view, nil)
-    real_setmt(ngx_view, {
+    setmetatable(ngx_view, nil)
+    setmetatable(ngx_view, {
         __index = members[ngx_view],
         __newindex = function(t, k, v)
             if k == "status" or k == "ctx" then
@@ -203,45 +198,45 @@ return function(over, stop)
     end
 
     function globals.pcall(f, ...)
-        return checked(real_pcall(f, ...))
+        return checked(pcall(f, ...))
     end
 
     function globals.xpcall(f, handler, ...)
-        return checked(real_xpcall(f, handler, ...))
+        return checked(xpcall(f, handler, ...))
     end
 
     function globals.next(t, k)
         local m = members[t]
         if m then
-            return real_next(m, k)
+            return next(m, k)
         end
-        return real_next(t, k)
+        return next(t, k)
     end
 
     function globals.pairs(t)
         if members[t] then
             return globals.next, t, nil
         end
-        return real_pairs(t)
+        return pairs(t)
     end
 
     function globals.rawget(t, k)
         refuse("rawget", t)
-        return real_rawget(t, k)
+        return rawget(t, k)
     end
 
     function globals.rawset(t, k, v)
         refuse("rawset", t)
-        return real_rawset(t, k, v)
+        return rawset(t, k, v)
     end
 
     function globals.getmetatable(x)
-        local mt = real_getmt(x)
+        local mt = getmetatable(x)
         if mt == nil then
             return nil
         end
         if own and own[mt] then
-            local protected = real_rawget(mt, "__metatable")
+            local protected = rawget(mt, "__metatable")
             if protected ~= nil then
                 return protected
             end
@@ -260,10 +255,10 @@ return function(over, stop)
         refuse("setmetatable", t)
         if mt ~= nil then
             refuse("setmetatable", mt)
-            own = own or real_setmt({}, { __mode = "k" })
+            own = own or setmetatable({}, { __mode = "k" })
             own[mt] = true
         end
-        return real_setmt(t, mt)
+        return setmetatable(t, mt)
     end
 
     for _, k in ipairs(whitelist.guarded) do
