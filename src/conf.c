@@ -77,7 +77,7 @@ static const lf_option_t options[] = {
     {"sandbox-instructions", 0, LF_OPT_INT, OFF(sandbox_instructions), "N", 0, LLONG_MAX, 1,
      "Lua VM instructions a sandboxed request may run before it ends with 500 (default 10000000; 0 = no limit)"},
     {"sandbox-memory", 0, LF_OPT_SIZE, OFF(sandbox_memory), "SIZE", 0, 1LL << 40, 1,
-     "bytes a sandboxed request may add to its worker's Lua heap, garbage not yet collected included, before it ends with 500 (default 32m; 0 = no limit)"},
+     "bytes a sandboxed request may add to its worker's Lua heap before it ends with 500, counted after garbage is collected; one allocation over SIZE is refused before it happens (default 32m; 0 = no limit)"},
     {"status-path", 0, LF_OPT_STRING, OFF(status_path), "PATH", 0, 0, 1,
      "answer this SCRIPT_NAME (or DOCUMENT_URI) with the pool's status: text, ?json, ?openmetrics, ?full for every worker"},
     {"ping-path", 0, LF_OPT_STRING, OFF(ping_path), "PATH", 0, 0, 1,

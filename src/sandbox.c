@@ -5,10 +5,13 @@
  *     adds them up.  Hooks fire in the interpreter only, so the sandboxed
  *     code is compiled with the JIT off (vm.c).  One hook covers every
  *     coroutine of the VM.
- *   memory: the VM's allocator (vm.c) refuses an allocation that would
- *     take the heap past the request's cap, before it happens; the hook
- *     runs a full collection when the heap is half-way there, so garbage
- *     counts only until it could be collected.
+ *   memory: the VM's allocator (vm.c) asks here before the heap grows
+ *     past the request's cap (its heap at the start plus the budget).  The
+ *     allocator cannot collect garbage itself, so the allocation goes
+ *     ahead and the hook runs a full collection before the next
+ *     instruction; a request still over its cap then has spent its budget.
+ *     An allocation larger than the budget, or one that would take the
+ *     heap past the cap plus the budget, is refused before it happens.
  *
  * Once a budget is spent the hook fires at every instruction and stops the
  * script: it yields the request's coroutine with LF_YIELD_SANDBOX (through
@@ -29,8 +32,8 @@
 
 /* Instructions between two runs of the hook (fewer when the budget is
  * smaller): small enough to bound the overshoot, large enough that the
- * hook costs nothing next to the instructions. */
-#define LF_SANDBOX_SLICE 10000
+ * hook (a C call) costs little next to the instructions. */
+#define LF_SANDBOX_SLICE 1000
 
 static char key_env_mt;         /* registry: the sandboxed env's metatable */
 static char key_string_methods; /* registry: string methods for sandboxed code */
@@ -44,15 +47,24 @@ static struct {
     lf_sandbox_over_t over;
     long long budget;         /* instructions, 0 = no limit */
     long long used;           /* instructions counted so far */
-    int slice;                /* the hook's count */
+    int slice;                /* the hook's count between checks */
+    int count;                /* the count it runs with now (slice or 1) */
+    int collect;              /* the heap passed the cap: collect, then check */
     size_t base;              /* the heap when the request began */
-    size_t gc_at;             /* the heap level at which the hook collects */
     long long memory;         /* --sandbox-memory, 0 = no limit */
     size_t refused;           /* the allocation that was refused */
     size_t in_use;            /* what the request had added by then */
 } sb;
 
 static void sandbox_hook(lua_State *L, lua_Debug *ar);
+
+/* The hook at the count the state asks for: every instruction once a
+ * budget is spent or a collection is due, else every slice. */
+static void sandbox_arm(lua_State *L)
+{
+    sb.count = sb.over != LF_SANDBOX_WITHIN || sb.collect ? 1 : sb.slice;
+    lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, sb.count);
+}
 
 /* Stop the script: yield to C, or raise where no yield is possible. */
 static int sandbox_stop_here(lua_State *L)
@@ -75,17 +87,25 @@ static void sandbox_hook(lua_State *L, lua_Debug *ar)
         return;
     }
     if (sb.over == LF_SANDBOX_WITHIN) {
-        sb.used += sb.slice;
-        if (sb.budget == 0 || sb.used < sb.budget) {
+        sb.used += sb.count;
+        if (sb.collect) {
             lf_vm_t *vm = sb.vm;
-            if (vm->heap_cap && vm->heap > sb.gc_at) {
-                lua_gc(L, LUA_GCCOLLECT, 0);
-                sb.gc_at = vm->heap + (vm->heap_cap - vm->heap) / 2;
+            sb.collect = 0;
+            lua_gc(L, LUA_GCCOLLECT, 0);
+            if (vm->heap > vm->heap_cap) {
+                sb.over = LF_SANDBOX_MEMORY;
+                sb.refused = 0;
+                sb.in_use = vm->heap - sb.base;
             }
+        }
+        if (sb.over == LF_SANDBOX_WITHIN && sb.budget > 0 && sb.used >= sb.budget)
+            sb.over = LF_SANDBOX_INSTRUCTIONS;
+        if (sb.over == LF_SANDBOX_WITHIN) {
+            if (sb.count != sb.slice)
+                sandbox_arm(L);
             return;
         }
-        sb.over = LF_SANDBOX_INSTRUCTIONS;
-        lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, 1);
+        sandbox_arm(L);
     }
     if (L == sb.r->vm->L)
         return; /* not the script's code: wait until it runs again */
@@ -181,6 +201,7 @@ void lf_sandbox_begin(lf_request_t *r)
     sb.budget = r->conf->sandbox_instructions;
     sb.memory = r->conf->sandbox_memory;
     sb.refused = sb.in_use = 0;
+    sb.collect = 0;
     /* Slices of equal size that add up to the budget (to within one slice
      * count per slice): the hook never runs more often than needed. */
     sb.slice = LF_SANDBOX_SLICE;
@@ -200,9 +221,8 @@ void lf_sandbox_begin(lf_request_t *r)
     if (sb.memory > 0) {
         size_t budget = (size_t)sb.memory;
         vm->heap_cap = vm->heap + budget < vm->heap ? (size_t)-1 : vm->heap + budget;
-        sb.gc_at = vm->heap + budget / 2;
     }
-    lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, sb.slice);
+    sandbox_arm(L);
 }
 
 lf_sandbox_over_t lf_sandbox_end(void)
@@ -217,22 +237,38 @@ lf_sandbox_over_t lf_sandbox_end(void)
     return sb.over;
 }
 
-void lf_sandbox_refused(size_t size)
+int lf_sandbox_admit(size_t size, size_t grow)
 {
-    if (sb.r == NULL || sb.over != LF_SANDBOX_WITHIN)
-        return;
-    sb.over = LF_SANDBOX_MEMORY;
-    sb.refused = size;
-    sb.in_use = sb.vm->heap > sb.base ? sb.vm->heap - sb.base : 0;
-    /* Safe from here as from a signal handler: it only sets the hook. */
-    lua_sethook(sb.vm->L, sandbox_hook, LUA_MASKCOUNT, 1);
+    lf_vm_t *vm = sb.vm;
+    if (sb.r == NULL)
+        return 0;
+    if (sb.over == LF_SANDBOX_WITHIN) {
+        size_t budget = (size_t)sb.memory;
+        size_t over = vm->heap + grow - vm->heap_cap; /* the caller saw it pass */
+        if (grow <= budget && over <= budget) {
+            if (!sb.collect) {
+                /* The slice under way is charged whole: what it had run is
+                 * not known, and the budget must not lose it. */
+                sb.used += sb.count;
+                sb.collect = 1;
+                /* Safe here as in a signal handler: it only sets the hook. */
+                sandbox_arm(vm->L);
+            }
+            return 1;
+        }
+        sb.over = LF_SANDBOX_MEMORY;
+        sb.refused = size;
+        sb.in_use = vm->heap > sb.base ? vm->heap - sb.base : 0;
+        sandbox_arm(vm->L);
+    }
+    return 0;
 }
 
 void lf_sandbox_rehook(lua_State *L)
 {
     /* L may be any coroutine of the VM: the hook is the VM's. */
     if (sb.r != NULL)
-        lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, sb.over == LF_SANDBOX_WITHIN ? sb.slice : 1);
+        sandbox_arm(L);
     else
         lua_sethook(L, NULL, 0, 0);
 }
@@ -242,10 +278,14 @@ const char *lf_sandbox_describe(lf_sandbox_over_t over, char *buf, size_t len)
     if (over == LF_SANDBOX_INSTRUCTIONS)
         snprintf(buf, len, "sandbox: the script ran out of its instruction budget "
                  "(--sandbox-instructions %lld)", sb.budget);
-    else if (over == LF_SANDBOX_MEMORY)
+    else if (over == LF_SANDBOX_MEMORY && sb.refused)
         snprintf(buf, len, "sandbox: the script ran out of its memory budget "
                  "(--sandbox-memory %lld bytes): an allocation of %zu bytes was refused with "
                  "%zu bytes in use", sb.memory, sb.refused, sb.in_use);
+    else if (over == LF_SANDBOX_MEMORY)
+        snprintf(buf, len, "sandbox: the script ran out of its memory budget "
+                 "(--sandbox-memory %lld bytes): %zu bytes in use after a full collection",
+                 sb.memory, sb.in_use);
     else
         snprintf(buf, len, "sandbox: within its budgets");
     return buf;

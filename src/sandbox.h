@@ -27,8 +27,11 @@ lf_sandbox_over_t lf_sandbox_end(void);
 /* A fresh globals table for a sandboxed request.  sp++ */
 void lf_sandbox_push_env(lua_State *L);
 
-/* From the VM's allocator: an allocation of size bytes was refused. */
-void lf_sandbox_refused(size_t size);
+/* From the VM's allocator, for an allocation of size bytes that would
+ * grow the heap by grow past the running request's cap: 1 = let it
+ * happen (garbage is collected before the next instruction, and the
+ * budget checked then), 0 = refuse it (the budget is spent). */
+int lf_sandbox_admit(size_t size, size_t grow);
 
 /* Put back the running sandboxed request's count hook, or no hook at all
  * (for timeout.c, whose hooks take its place for a while). */

@@ -126,13 +126,12 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         return NULL;
     }
     size_t old = ptr ? osize : 0;
-    /* A sandboxed request's memory budget: refused before it happens (the
-     * VM raises "not enough memory"); shrinking is always allowed. */
+    /* A sandboxed request's memory budget (a refusal makes the VM raise
+     * "not enough memory"); shrinking is always allowed. */
     if (vm->heap_cap && nsize > old &&
-        (vm->heap >= vm->heap_cap || nsize - old > vm->heap_cap - vm->heap)) {
-        lf_sandbox_refused(nsize);
+        (vm->heap >= vm->heap_cap || nsize - old > vm->heap_cap - vm->heap) &&
+        !lf_sandbox_admit(nsize, nsize - old))
         return NULL;
-    }
     void *p = realloc(ptr, nsize);
     if (p == NULL)
         return NULL;

@@ -197,6 +197,12 @@ EXPECTED
     done
 }
 
+@test "garbage does not spend the memory budget: 600 MB churned through a 16 MB budget" {
+    http GET /sb/churn.lua
+    [ "$STATUS" = 200 ]
+    [ "$BODY" = "1000000 100" ]
+}
+
 @test "11: libraries, ngx and the string metatable cannot be changed for later requests" {
     http GET /sb/vandal.lua
     [ "$STATUS" = 200 ]
