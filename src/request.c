@@ -301,11 +301,10 @@ void lf_request_error_page(lf_request_t *r, int status)
 
 /* Where the request's script lives: cached per SCRIPT_FILENAME while the
  * code cache is on, so a hit costs no system call.  0 or an HTTP status. */
-static int request_script(lf_request_t *r, const lf_root_t *root, int use_map, char *path,
-                          size_t pathlen)
+static int request_script(lf_request_t *r, const lf_root_t *root, const char *param, int use_map,
+                          char *path, size_t pathlen)
 {
     lua_State *L = r->vm->L;
-    const char *param = lf_request_param(r, "SCRIPT_FILENAME");
     if (use_map && param) {
         lua_pushlightuserdata(L, &key_script_map);
         lua_rawget(L, LUA_REGISTRYINDEX);            /* sp: map? */
@@ -396,36 +395,11 @@ static void request_exit(lf_request_t *r)
         r->status = code;
 }
 
-/* The handler ran past --request-timeout: log where it was; 504 when
- * nothing has left the worker yet, else the response is cut. */
-static void request_timed_out(lf_request_t *r, lua_State *L, lua_State *co)
+/* The handler was stopped (the message and traceback at the top of L,
+ * popped): log where it was; status when nothing has left the worker yet
+ * (what it buffered is dropped), else the response is cut. */
+static void request_stopped(lf_request_t *r, lua_State *L, int status)
 {
-    if (r->timeout_ref != LUA_NOREF)
-        lua_rawgeti(L, LUA_REGISTRYINDEX, r->timeout_ref); /* sp++: from the hook */
-    else
-        luaL_traceback(L, co, lf_timeout_message(), 0);    /* sp++ */
-    const char *method = lf_request_param(r, "REQUEST_METHOD");
-    const char *uri = lf_request_param(r, "REQUEST_URI");
-    lf_log(LF_LOG_ERR, "lua entry thread aborted: %s, script: %s, request: \"%s %s\"",
-           lua_tostring(L, -1), r->script, method ? method : "-", uri ? uri : "-");
-    lua_pop(L, 1);
-    if (r->eof)
-        return;
-    if (!r->headers_written) {
-        lf_buf_reset(&r->out); /* buffered, never sent: replaced by the 504 */
-        lf_request_error_page(r, 504);
-    } else {
-        r->aborted = 1;
-    }
-}
-
-/* A sandboxed script spent a budget: 500 when nothing has left the
- * worker yet (what it buffered is dropped), else the response is cut. */
-static void request_over_budget(lf_request_t *r, lua_State *L, lua_State *co,
-                                lf_sandbox_over_t over)
-{
-    char what[512];
-    luaL_traceback(L, co, lf_sandbox_describe(over, what, sizeof(what)), 0); /* sp++ */
     const char *method = lf_request_param(r, "REQUEST_METHOD");
     const char *uri = lf_request_param(r, "REQUEST_URI");
     lf_log(LF_LOG_ERR, "lua entry thread aborted: %s, script: %s, request: \"%s %s\"",
@@ -435,10 +409,29 @@ static void request_over_budget(lf_request_t *r, lua_State *L, lua_State *co,
         return;
     if (!r->headers_written) {
         lf_buf_reset(&r->out);
-        lf_request_error_page(r, 500);
+        lf_request_error_page(r, status);
     } else {
         r->aborted = 1;
     }
+}
+
+/* The handler ran past --request-timeout: 504. */
+static void request_timed_out(lf_request_t *r, lua_State *L, lua_State *co)
+{
+    if (r->timeout_ref != LUA_NOREF)
+        lua_rawgeti(L, LUA_REGISTRYINDEX, r->timeout_ref); /* sp++: from the hook */
+    else
+        luaL_traceback(L, co, lf_timeout_message(), 0);    /* sp++ */
+    request_stopped(r, L, 504);
+}
+
+/* A sandboxed script spent a budget: 500. */
+static void request_over_budget(lf_request_t *r, lua_State *L, lua_State *co,
+                                lf_sandbox_over_t over)
+{
+    char what[512];
+    luaL_traceback(L, co, lf_sandbox_describe(over, what, sizeof(what)), 0); /* sp++ */
+    request_stopped(r, L, 500);
 }
 
 /* ngx.sleep: a worker serves one request at a time, so waiting here
@@ -569,17 +562,18 @@ void lf_request_serve(FCGX_Request *fcgx, lf_vm_t *vm, const lf_conf_t *conf,
     r->header_only = method && strcmp(method, "HEAD") == 0;
 
     char path[PATH_MAX];
+    const char *param = lf_request_param(r, "SCRIPT_FILENAME");
     lf_request_current = r;
     /* A body over --max-body is refused before anything else, as nginx
      * checks client_max_body_size before the content handler. */
     int status = lf_body_check_length(r);
     if (status == 0)
-        status = vm ? request_script(r, root, conf->code_cache, path, sizeof(path)) : 500;
+        status = vm ? request_script(r, root, param, conf->code_cache, path, sizeof(path)) : 500;
     if (status != 0) {
         lf_request_error_page(r, status);
     } else {
         r->script = path;
-        r->sandboxed = lf_script_sandboxed(root, lf_request_param(r, "SCRIPT_FILENAME"), path);
+        r->sandboxed = lf_script_sandboxed(root, param, path);
         lf_timeout_arm(r);
         request_run(r);
     }

@@ -102,15 +102,15 @@ int lf_script_sandboxed(const lf_root_t *root, const char *param, const char *re
 {
     if (root->sandbox_real_len == 0)
         return 0;
-    const lf_root_t *r = root;
-    if (resolved && is_below(resolved, strlen(resolved), r->sandbox_real, r->sandbox_real_len))
+    if (resolved &&
+        is_below(resolved, strlen(resolved), root->sandbox_real, root->sandbox_real_len))
         return 1;
     if (param == NULL)
         return 0;
     param = strip_proxy_prefix(param);
     size_t len = strlen(param);
-    return is_below(param, len, r->sandbox_given, r->sandbox_given_len) ||
-           is_below(param, len, r->sandbox_real, r->sandbox_real_len);
+    return is_below(param, len, root->sandbox_given, root->sandbox_given_len) ||
+           is_below(param, len, root->sandbox_real, root->sandbox_real_len);
 }
 
 /* Apache's ProxyPassMatch form (fcgi://host:port/root/$1 with

@@ -210,21 +210,14 @@ static int vm_setup(lua_State *L)
     lua_setfield(L, -2, "__newindex");
     lua_rawset(L, LUA_REGISTRYINDEX);
 
-    lua_pushlightuserdata(L, &lf_vm_key_cache);
-    lua_newtable(L);
-    lua_rawset(L, LUA_REGISTRYINDEX);
-    lua_pushlightuserdata(L, &key_sandbox_cache);
-    lua_newtable(L);
-    lua_rawset(L, LUA_REGISTRYINDEX);
-    lua_pushlightuserdata(L, &key_stamps);
-    lua_newtable(L);
-    lua_rawset(L, LUA_REGISTRYINDEX);
-    lua_pushlightuserdata(L, &key_sandbox_stamps);
-    lua_newtable(L);
-    lua_rawset(L, LUA_REGISTRYINDEX);
-    lua_pushlightuserdata(L, &key_modules);
-    lua_newtable(L);
-    lua_rawset(L, LUA_REGISTRYINDEX);
+    /* The chunk caches and --revalidate's stamps, each a registry table. */
+    char *const tables[] = {&lf_vm_key_cache, &key_sandbox_cache, &key_stamps,
+                            &key_sandbox_stamps, &key_modules};
+    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+        lua_pushlightuserdata(L, tables[i]);
+        lua_newtable(L);
+        lua_rawset(L, LUA_REGISTRYINDEX);
+    }
 
     if (conf->revalidate >= 0) {
         lua_getglobal(L, "package");
