@@ -17,16 +17,17 @@ AC_DEFUN([LF_CHECK_LUAJIT], [
   CFLAGS=$lf_save_CFLAGS; LIBS=$lf_save_LIBS
 ])
 
-# LF_CHECK_FCGI: libfcgi through pkg-config, or a plain library check when
-# the .pc file is absent (older packages ship none).
+# LF_CHECK_FCGI: libfcgi's fastcgi.h (the record layout and constants).
+# Only the header: luafpm reads and writes records with its own codec
+# (src/fcgi_codec.c), so nothing of libfcgi is linked.
 AC_DEFUN([LF_CHECK_FCGI], [
-  PKG_CHECK_MODULES([FCGI], [fcgi], [], [
-    AC_CHECK_HEADER([fcgiapp.h], [], [AC_MSG_ERROR([libfcgi headers not found: install the Debian package libfcgi-dev])])
-    AC_CHECK_LIB([fcgi], [FCGX_Accept_r], [FCGI_LIBS=-lfcgi; FCGI_CFLAGS=],
-      [AC_MSG_ERROR([libfcgi not found: install the Debian package libfcgi-dev])])
-  ])
+  PKG_CHECK_MODULES([FCGI], [fcgi], [], [FCGI_CFLAGS=])
+  lf_save_CPPFLAGS=$CPPFLAGS
+  CPPFLAGS="$CPPFLAGS $FCGI_CFLAGS"
+  AC_CHECK_HEADER([fastcgi.h], [], [AC_MSG_ERROR([fastcgi.h not found: install the Debian package libfcgi-dev])])
+  CPPFLAGS=$lf_save_CPPFLAGS
+  FCGI_LIBS=
   AC_SUBST([FCGI_CFLAGS])
-  AC_SUBST([FCGI_LIBS])
 ])
 
 # LF_WARNINGS: -Wall -Wextra and friends, kept to what the compiler knows.

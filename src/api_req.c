@@ -218,27 +218,27 @@ static int api_req_get_headers(lua_State *L)
     int raw = lua_toboolean(L, 2);
     lua_createtable(L, 0, 8);
     int t = lua_gettop(L), count = 0;
-    for (char **e = r->fcgx->envp; e && *e; e++) {
-        const char *name, *eq = strchr(*e, '=');
-        if (eq == NULL)
-            continue;
-        size_t n = (size_t)(eq - *e);
-        if (n > 5 && memcmp(*e, "HTTP_", 5) == 0) {
-            name = *e + 5;
+    const lf_fcgi_params_t *ps = &r->conn->params;
+    for (size_t i = 0; i < ps->n; i++) {
+        const char *e = lf_fcgi_param_name(ps, i), *value = lf_fcgi_param_value(ps, i);
+        const char *name;
+        size_t n = ps->v[i].name_len;
+        if (n > 5 && memcmp(e, "HTTP_", 5) == 0) {
+            name = e + 5;
             n -= 5;
-        } else if ((n == 12 && memcmp(*e, "CONTENT_TYPE", 12) == 0) ||
-                   (n == 14 && memcmp(*e, "CONTENT_LENGTH", 14) == 0)) {
-            if (eq[1] == '\0')
+        } else if ((n == 12 && memcmp(e, "CONTENT_TYPE", 12) == 0) ||
+                   (n == 14 && memcmp(e, "CONTENT_LENGTH", 14) == 0)) {
+            if (value[0] == '\0')
                 continue; /* nginx always sends them; empty = no such header */
             /* nginx also passes these two headers as HTTP_CONTENT_TYPE /
              * HTTP_CONTENT_LENGTH (Apache does not): count them once, or
              * every POST's content-type would become a table of two. */
             char prefixed[5 + 14 + 1] = "HTTP_";
-            memcpy(prefixed + 5, *e, n);
+            memcpy(prefixed + 5, e, n);
             prefixed[5 + n] = '\0';
             if (lf_request_param(r, prefixed) != NULL)
                 continue;
-            name = *e;
+            name = e;
         } else {
             continue;
         }
@@ -248,7 +248,7 @@ static int api_req_get_headers(lua_State *L)
         }
         count++;
         api_req_push_header_name(L, name, n, raw);
-        lua_pushstring(L, eq + 1);
+        lua_pushstring(L, value);
         lf_api_add_header_value(L, t);
     }
     if (!raw) {

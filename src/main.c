@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <fcgiapp.h>
 #include <luajit.h>
 
 #include "check.h"
@@ -97,12 +96,6 @@ int main(int argc, char **argv)
     if (conf.pid_file && lf_pidfile_check(conf.pid_file, err, sizeof(err)) != 0) {
         fprintf(stderr, "luafpm: %s\n", err);
         lf_log(LF_LOG_EMERG, "%s", err);
-        lf_conf_free(&conf);
-        return 1;
-    }
-    /* libfcgi installs its own handlers here; ours come after it. */
-    if (FCGX_Init() != 0) {
-        fprintf(stderr, "luafpm: FCGX_Init() failed\n");
         lf_conf_free(&conf);
         return 1;
     }

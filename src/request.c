@@ -60,7 +60,29 @@ const char *lf_request_status_reason(int status)
 
 const char *lf_request_param(const lf_request_t *r, const char *name)
 {
-    return FCGX_GetParam(name, r->fcgx->envp);
+    return lf_fcgi_conn_param(r->conn, name, strlen(name));
+}
+
+void lf_request_log_fill(const lf_request_t *r, lf_request_log_t *out)
+{
+    const char *method = lf_request_param(r, "REQUEST_METHOD");
+    const char *uri = lf_request_param(r, "REQUEST_URI");
+    const char *script = r->script ? r->script : "-";
+    lf_log_escape(out->method, sizeof(out->method), method ? method : "-",
+                  method ? strlen(method) : 1);
+    lf_log_escape(out->uri, sizeof(out->uri), uri ? uri : "-", uri ? strlen(uri) : 1);
+    lf_log_escape(out->script, sizeof(out->script), script, strlen(script));
+}
+
+const char *lf_request_log_text(const lf_request_t *r, char *buf, size_t len)
+{
+    lf_request_log_t e;
+    lf_request_log_fill(r, &e);
+    if (r->script)
+        snprintf(buf, len, "script: %s, request: \"%s %s\"", e.script, e.method, e.uri);
+    else
+        snprintf(buf, len, "request: \"%s %s\"", e.method, e.uri);
+    return buf;
 }
 
 const char *lf_request_args(lf_request_t *r, size_t *len)
@@ -80,93 +102,21 @@ const char *lf_request_args(lf_request_t *r, size_t *len)
 }
 
 /* Output: the header block and body gather in r->out and leave as
- * FastCGI STDOUT records through writev(2) -- one system call for a small
- * response, records included.  libfcgi's own output stream is not used. */
+ * FastCGI STDOUT records through writev(2) (fcgi_conn.c) -- one system
+ * call for a small response, records included. */
 
 #define LF_OUT_SEND_AT (64 * 1024)  /* buffered bytes that trigger a send */
-#define LF_RECORD_MAX 65535         /* FastCGI content length limit */
-#define LF_IOV_BATCH 64
 
 static int request_serialize_headers(lf_request_t *r, int streaming);
-
-typedef struct {
-    struct iovec iov[LF_IOV_BATCH];
-    unsigned char hdr[LF_IOV_BATCH][8];
-    int n;
-    int fd;
-    int request_id;
-    int failed;
-} lf_batch_t;
-
-static int writev_all(int fd, struct iovec *iov, int n)
-{
-    while (n > 0) {
-        ssize_t w = writev(fd, iov, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        while (n > 0 && (size_t)w >= iov->iov_len) {
-            w -= (ssize_t)iov->iov_len;
-            iov++;
-            n--;
-        }
-        if (n > 0) {
-            iov->iov_base = (char *)iov->iov_base + w;
-            iov->iov_len -= (size_t)w;
-        }
-    }
-    return 0;
-}
-
-static void batch_flush(lf_batch_t *b)
-{
-    if (b->n > 0 && !b->failed && writev_all(b->fd, b->iov, b->n) != 0)
-        b->failed = errno ? errno : EIO;
-    b->n = 0;
-}
-
-/* One record: header, then content (which must outlive the batch). */
-static void batch_record(lf_batch_t *b, int type, const void *p, size_t len)
-{
-    if (b->n + 2 > LF_IOV_BATCH)
-        batch_flush(b);
-    unsigned char *h = b->hdr[b->n];
-    h[0] = 1; /* FCGI_VERSION_1 */
-    h[1] = (unsigned char)type;
-    h[2] = (unsigned char)(b->request_id >> 8);
-    h[3] = (unsigned char)b->request_id;
-    h[4] = (unsigned char)(len >> 8);
-    h[5] = (unsigned char)len;
-    h[6] = h[7] = 0; /* no padding */
-    b->iov[b->n++] = (struct iovec){.iov_base = h, .iov_len = 8};
-    if (len > 0)
-        b->iov[b->n++] = (struct iovec){.iov_base = (void *)p, .iov_len = len};
-}
-
-static void batch_stdout(lf_batch_t *b, const char *p, size_t len)
-{
-    while (len > 0) {
-        size_t chunk = len < LF_RECORD_MAX ? len : LF_RECORD_MAX;
-        batch_record(b, 6 /* FCGI_STDOUT */, p, chunk);
-        p += chunk;
-        len -= chunk;
-    }
-}
 
 /* Send what r->out holds, then extra (not copied); with last, the end of
  * the stream and FCGI_END_REQUEST too. */
 static int request_send(lf_request_t *r, const char *extra, size_t extralen, int last)
 {
-    static const unsigned char end_request[8] = {0}; /* appStatus 0, REQUEST_COMPLETE */
     if (r->write_failed)
         return -1;
-    lf_batch_t b;
-    b.n = 0;
-    b.fd = r->fcgx->ipcFd;
-    b.request_id = r->fcgx->requestId;
-    b.failed = 0;
+    lf_fcgi_out_t b;
+    lf_fcgi_out_begin(&b, r->conn);
     lf_timeout_sending(last);
     if (!r->headers_written) {
         r->headers_written = 1;
@@ -175,19 +125,17 @@ static int request_send(lf_request_t *r, const char *extra, size_t extralen, int
             lf_log(LF_LOG_ERR, "out of memory serializing the response headers");
             return -1;
         }
-        batch_stdout(&b, r->hdr.data, r->hdr.len);
+        lf_fcgi_out_stdout(&b, r->hdr.data, r->hdr.len);
     }
-    batch_stdout(&b, r->out.data, r->out.len);
-    batch_stdout(&b, extra, extralen);
-    if (last) {
-        batch_record(&b, 6 /* FCGI_STDOUT */, NULL, 0);
-        batch_record(&b, 3 /* FCGI_END_REQUEST */, end_request, sizeof(end_request));
-    }
-    batch_flush(&b);
+    lf_fcgi_out_stdout(&b, r->out.data, r->out.len);
+    lf_fcgi_out_stdout(&b, extra, extralen);
+    if (last)
+        lf_fcgi_out_end_request(&b);
+    int failed = lf_fcgi_out_flush(&b);
     lf_buf_reset(&r->out);
-    if (b.failed) {
+    if (failed) {
         r->write_failed = 1;
-        lf_log_errno(LF_LOG_INFO, b.failed, "writing the response to the web server failed");
+        lf_log_errno(LF_LOG_INFO, failed, "writing the response to the web server failed");
         return -1;
     }
     return 0;
@@ -268,7 +216,7 @@ int lf_request_eof(lf_request_t *r)
         return -1;
     /* Without FCGI_KEEP_CONN the web server waits for the close that
      * ends a response; half-close now, the params stay readable. */
-    if (!r->fcgx->keepConnection && shutdown(r->fcgx->ipcFd, SHUT_WR) != 0)
+    if (!r->conn->keep_conn && shutdown(r->conn->fd, SHUT_WR) != 0)
         lf_log_errno(LF_LOG_INFO, errno, "shutdown() of the web server connection failed");
     return 0;
 }
@@ -352,22 +300,46 @@ static int request_script(lf_request_t *r, const lf_root_t *root, const char *pa
     return 0;
 }
 
-/* Log an uncaught error with the coroutine's traceback; 500 when possible. */
+/* __tostring of the error object at 1 (a protected call's body). */
+static int request_error_meta(lua_State *L)
+{
+    return luaL_callmeta(L, 1, "__tostring") && lua_isstring(L, -1) ? 1 : 0;
+}
+
+/* The error object at the top of co made a string in its place: a
+ * trusted script's __tostring runs in a protected call (it may fail or
+ * be stopped by the timeout that is still armed), a sandboxed script's
+ * never (it would run outside every budget). */
+static void request_error_text(lf_request_t *r, lua_State *L, lua_State *co)
+{
+    if (lua_type(co, -1) == LUA_TSTRING || lua_type(co, -1) == LUA_TNUMBER)
+        return;
+    if (!r->sandboxed) {
+        int top = lua_gettop(L);
+        lua_pushcfunction(L, request_error_meta);
+        lua_pushvalue(co, -1);
+        lua_xmove(co, L, 1);
+        if (lua_pcall(L, 1, 1, 0) == 0 && lua_isstring(L, -1)) {
+            lua_xmove(L, co, 1);
+            lua_replace(co, -2);
+            lua_settop(L, top);
+            return;
+        }
+        lua_settop(L, top);
+    }
+    lua_pushfstring(co, "(error object is a %s value)", luaL_typename(co, -1));
+    lua_replace(co, -2);
+}
+
+/* Log an uncaught error (made a string by request_error_text) with the
+ * coroutine's traceback; 500 when possible. */
 static void request_failed(lf_request_t *r, lua_State *L, lua_State *co)
 {
     const char *msg = lua_tostring(co, -1);
-    if (msg == NULL) {
-        /* An untrusted __tostring would run here outside every budget. */
-        if (!r->sandboxed && luaL_callmeta(co, -1, "__tostring") && lua_isstring(co, -1))
-            msg = lua_tostring(co, -1);
-        else
-            msg = lua_pushfstring(co, "(error object is a %s value)", luaL_typename(co, -1));
-    }
-    luaL_traceback(L, co, msg, 0);                   /* sp++ */
-    const char *method = lf_request_param(r, "REQUEST_METHOD");
-    const char *uri = lf_request_param(r, "REQUEST_URI");
-    lf_log(LF_LOG_ERR, "lua entry thread aborted: runtime error: %s, script: %s, request: \"%s %s\"",
-           lua_tostring(L, -1), r->script, method ? method : "-", uri ? uri : "-");
+    luaL_traceback(L, co, msg ? msg : "?", 0);       /* sp++ */
+    char where[LF_REQUEST_LOG_TEXT];
+    lf_log(LF_LOG_ERR, "lua entry thread aborted: runtime error: %s, %s", lua_tostring(L, -1),
+           lf_request_log_text(r, where, sizeof(where)));
     lua_pop(L, 1);
     if (!r->headers_sent)
         lf_request_error_page(r, 500);
@@ -400,10 +372,9 @@ static void request_exit(lf_request_t *r)
  * (what it buffered is dropped), else the response is cut. */
 static void request_stopped(lf_request_t *r, lua_State *L, int status)
 {
-    const char *method = lf_request_param(r, "REQUEST_METHOD");
-    const char *uri = lf_request_param(r, "REQUEST_URI");
-    lf_log(LF_LOG_ERR, "lua entry thread aborted: %s, script: %s, request: \"%s %s\"",
-           lua_tostring(L, -1), r->script, method ? method : "-", uri ? uri : "-");
+    char where[LF_REQUEST_LOG_TEXT];
+    lf_log(LF_LOG_ERR, "lua entry thread aborted: %s, %s", lua_tostring(L, -1),
+           lf_request_log_text(r, where, sizeof(where)));
     lua_pop(L, 1);
     if (r->eof)
         return;
@@ -457,18 +428,30 @@ static void request_run(lf_request_t *r)
         lua_settop(L, base);
         return;
     }
+    /* A sandboxed request's budgets count from here: its coroutine,
+     * closure and globals are its own memory. */
+    if (r->sandboxed)
+        lf_sandbox_begin(r);
     lua_State *co = lua_newthread(L);                /* sp: factory, co (anchors it) */
     r->co = co;
+    /* The factory only makes a closure (the text was proved a chunk of
+     * its own), called protected all the same. */
     lua_pushvalue(L, -2);
-    lua_xmove(L, co, 1);                             /* co: factory */
-    lua_call(co, 0, 1);                              /* co: handler */
+    if (lua_pcall(L, 0, 1, 0) != 0 || !lua_isfunction(L, -1)) { /* sp: factory, co, handler */
+        lf_sandbox_end();
+        lf_log(LF_LOG_ERR, "failed to load Lua script %s: %s", r->script,
+               lua_isstring(L, -1) ? lua_tostring(L, -1) : "the factory returned no function");
+        lf_request_error_page(r, 500);
+        r->co = NULL;
+        lua_settop(L, base);
+        return;
+    }
+    lua_xmove(L, co, 1);                             /* co: handler */
     if (r->sandboxed)
         lf_sandbox_push_env(co);                     /* co: handler, env */
     else
         lf_vm_push_request_env(co);
     lua_setfenv(co, -2);                             /* co: handler */
-    if (r->sandboxed)
-        lf_sandbox_begin(r);
 
     /* Resume until the handler is done: a sleep, or a bare
      * coroutine.yield() that reached the handler's own coroutine, goes on. */
@@ -486,6 +469,13 @@ static void request_run(lf_request_t *r)
         lua_settop(co, 0);
     }
     lf_sandbox_over_t over = r->sandboxed ? lf_sandbox_end() : LF_SANDBOX_WITHIN;
+    if (over == LF_SANDBOX_WITHIN && rc == LUA_YIELD && r->yield == LF_YIELD_ABORT) {
+        lua_settop(co, 0);
+        lua_rawgeti(co, LUA_REGISTRYINDEX, r->abort_ref);
+    }
+    if (over == LF_SANDBOX_WITHIN && !lf_timeout_expired() &&
+        ((rc != 0 && rc != LUA_YIELD) || (rc == LUA_YIELD && r->yield == LF_YIELD_ABORT)))
+        request_error_text(r, L, co); /* before the timeout is disarmed */
     int timed_out = lf_timeout_disarm();
     if (over != LF_SANDBOX_WITHIN) {
         /* Whatever the script did after, the spent budget ended it. */
@@ -501,8 +491,6 @@ static void request_run(lf_request_t *r)
     } else if (rc != LUA_YIELD) {
         request_failed(r, L, co);
     } else if (r->yield == LF_YIELD_ABORT) {
-        lua_settop(co, 0);
-        lua_rawgeti(co, LUA_REGISTRYINDEX, r->abort_ref);
         request_failed(r, L, co);
     }
     r->co = NULL;
@@ -517,21 +505,73 @@ static void request_run(lf_request_t *r)
  * drops output it has read but not yet passed on when that error comes in
  * the same read, so on this (rare, failing) path the flushed bytes get a
  * moment to be read first. */
-static void request_abort(FCGX_Request *fcgx, int flushed)
+static void request_abort(lf_fcgi_conn_t *conn, int flushed)
 {
     static const char bad_record[8] = {0};
-    if (fcgx->ipcFd >= 0) {
+    if (conn->fd >= 0) {
         if (flushed) {
             struct timespec pause = {0, 20 * 1000 * 1000};
             nanosleep(&pause, NULL);
         }
-        ssize_t n = write(fcgx->ipcFd, bad_record, sizeof(bad_record));
+        ssize_t n = write(conn->fd, bad_record, sizeof(bad_record));
         (void)n; /* the connection is closed next either way */
     }
-    FCGX_Free(fcgx, 1);
+    lf_fcgi_conn_close(conn);
 }
 
-void lf_request_serve(FCGX_Request *fcgx, lf_vm_t *vm, const lf_conf_t *conf,
+/* What the protected part of a request needs. */
+typedef struct {
+    lf_request_t *r;
+    const lf_root_t *root;
+    const char *param;   /* SCRIPT_FILENAME */
+    char path[PATH_MAX]; /* the resolved script */
+    int status;          /* a refusal before the handler ran */
+} lf_request_job_t;
+
+/* Everything of a request that touches Lua, in one protected call: the
+ * script cache, the coroutine and its globals, the sandbox's set-up, the
+ * run and what follows it.  An error anywhere in it is the request's
+ * (request_internal_error), never the worker's. */
+static int request_protected(lua_State *L, void *ud)
+{
+    (void)L;
+    lf_request_job_t *job = ud;
+    lf_request_t *r = job->r;
+    job->status = request_script(r, job->root, job->param, r->conf->code_cache, job->path,
+                                 sizeof(job->path));
+    if (job->status != 0)
+        return 0;
+    r->script = job->path;
+    r->sandboxed = lf_script_sandboxed(job->root, job->param, job->path);
+    lf_timeout_arm(r);
+    request_run(r);
+    lf_timeout_disarm(); /* where the handler never started (a compile error) */
+    return 0;
+}
+
+/* The protected part raised an error of its own (out of memory, most
+ * likely): undo what it had set up, log it, 500 or a cut response. */
+static void request_internal_error(lf_request_t *r, lua_State *L)
+{
+    lf_sandbox_end();
+    lf_timeout_disarm();
+    r->co = NULL;
+    char where[LF_REQUEST_LOG_TEXT];
+    lf_log(LF_LOG_ERR, "request failed inside luafpm: %s, %s",
+           lua_isstring(L, -1) ? lua_tostring(L, -1) : "(no message)",
+           lf_request_log_text(r, where, sizeof(where)));
+    lua_pop(L, 1);
+    if (r->eof)
+        return;
+    if (!r->headers_written) {
+        lf_buf_reset(&r->out);
+        lf_request_error_page(r, 500);
+    } else {
+        r->aborted = 1;
+    }
+}
+
+void lf_request_serve(lf_fcgi_conn_t *conn, lf_vm_t *vm, const lf_conf_t *conf,
                       const lf_root_t *root)
 {
     lf_request_t *r = &the_request;
@@ -545,7 +585,7 @@ void lf_request_serve(FCGX_Request *fcgx, lf_vm_t *vm, const lf_conf_t *conf,
     r->out = out;
     r->hdr = hdr;
     r->body = body;
-    r->fcgx = fcgx;
+    r->conn = conn;
     r->conf = conf;
     r->vm = vm;
     r->ctx_ref = LUA_NOREF;
@@ -561,25 +601,27 @@ void lf_request_serve(FCGX_Request *fcgx, lf_vm_t *vm, const lf_conf_t *conf,
     const char *method = lf_request_param(r, "REQUEST_METHOD");
     r->header_only = method && strcmp(method, "HEAD") == 0;
 
-    char path[PATH_MAX];
-    const char *param = lf_request_param(r, "SCRIPT_FILENAME");
+    static lf_request_job_t job;
+    job.r = r;
+    job.root = root;
+    job.param = lf_request_param(r, "SCRIPT_FILENAME");
+    job.status = 0;
     lf_request_current = r;
     /* A body over --max-body is refused before anything else, as nginx
      * checks client_max_body_size before the content handler. */
     int status = lf_body_check_length(r);
-    if (status == 0)
-        status = vm ? request_script(r, root, param, conf->code_cache, path, sizeof(path)) : 500;
-    if (status != 0) {
-        lf_request_error_page(r, status);
-    } else {
-        r->script = path;
-        r->sandboxed = lf_script_sandboxed(root, param, path);
-        lf_timeout_arm(r);
-        request_run(r);
+    if (status == 0 && vm == NULL)
+        status = 500;
+    if (status == 0) {
+        if (lf_vm_protect(vm->L, request_protected, &job) != 0)
+            request_internal_error(r, vm->L);
+        status = job.status;
     }
+    if (status != 0)
+        lf_request_error_page(r, status);
     /* A refused body is left in the stream until the 413 is out. */
     if (!r->body_refused)
-        lf_body_drain(r->fcgx->in);
+        lf_body_drain(r->conn);
     lf_body_done(r);
     if (vm) {
         luaL_unref(vm->L, LUA_REGISTRYINDEX, r->ctx_ref);
@@ -591,12 +633,8 @@ void lf_request_serve(FCGX_Request *fcgx, lf_vm_t *vm, const lf_conf_t *conf,
     r->script = NULL;
     lf_request_current = NULL;
 
-    /* stdin was read to its end, so a plain close cannot reset the
-     * connection: skip libfcgi's lingering close (it waits for the web
-     * server to hang up first). */
-    FCGX_Detach(fcgx);
     if (r->aborted) {
-        request_abort(fcgx, r->flushed);
+        request_abort(conn, r->flushed);
     } else {
         int lost = 0;
         if (r->body_refused && !r->eof) {
@@ -611,11 +649,15 @@ void lf_request_serve(FCGX_Request *fcgx, lf_vm_t *vm, const lf_conf_t *conf,
         }
         if (!r->eof)
             request_send(r, NULL, 0, 1);
-        /* The response is complete: free libfcgi's side of the request,
-         * keeping the connection when the web server asked for it. */
-        if (FCGX_GetError(fcgx->in) != 0)
+        /* The response is complete: the connection stays when the web
+         * server asked for it and is still in step (stdin read to its
+         * end, so a plain close cannot reset it either). */
+        if (conn->err != 0 || !conn->stdin_done)
             lost = 1; /* stdin was cut (a read failed): out of step */
-        FCGX_Free(fcgx, !fcgx->keepConnection || r->write_failed || lost);
+        if (!conn->keep_conn || r->write_failed || lost)
+            lf_fcgi_conn_close(conn);
+        else
+            lf_fcgi_conn_end_request(conn);
     }
     lf_buf_reset(&r->out);
     lf_log_set_request(0);

@@ -2,11 +2,11 @@
 #ifndef LF_REQUEST_H
 #define LF_REQUEST_H
 
-#include <fcgiapp.h>
 #include <lua.h>
 
 #include "conf.h"
 #include "buf.h"
+#include "fcgi_conn.h"
 #include "headers.h"
 #include "script.h"
 #include "vm.h"
@@ -30,7 +30,7 @@ typedef enum {
 
 
 typedef struct {
-    FCGX_Request *fcgx;
+    lf_fcgi_conn_t *conn;       /* the web server's connection */
     const lf_conf_t *conf;
     lf_vm_t *vm;
     lua_State *co;              /* the handler's coroutine */
@@ -69,11 +69,22 @@ typedef struct {
 extern lf_request_t *lf_request_current;
 
 /* Serve one accepted FastCGI request with the given VM. */
-void lf_request_serve(FCGX_Request *fcgx, lf_vm_t *vm, const lf_conf_t *conf,
+void lf_request_serve(lf_fcgi_conn_t *conn, lf_vm_t *vm, const lf_conf_t *conf,
                       const lf_root_t *root);
 void lf_request_cleanup(void);
 
 const char *lf_request_param(const lf_request_t *r, const char *name);
+/* Which request it is, for a log line: method, URI and script, each
+ * escaped (they come from the web server, the client and file names: a
+ * newline there must not forge a line).  Every line that names a request
+ * is built from these. */
+typedef struct {
+    char method[64], uri[1024], script[1024];
+} lf_request_log_t;
+void lf_request_log_fill(const lf_request_t *r, lf_request_log_t *out);
+/* `script: S, request: "METHOD URI"`, from lf_request_log_fill.  Returns buf. */
+#define LF_REQUEST_LOG_TEXT 2200
+const char *lf_request_log_text(const lf_request_t *r, char *buf, size_t len);
 int lf_request_write(lf_request_t *r, const char *p, size_t n);
 int lf_request_flush(lf_request_t *r);
 int lf_request_eof(lf_request_t *r);
@@ -96,9 +107,9 @@ int lf_body_check_length(lf_request_t *r);
  * a bounded time; 0 when stdin reached its end (the connection is usable). */
 int lf_body_linger(lf_request_t *r);
 void lf_body_discard(lf_request_t *r);
-/* Read a FastCGI input stream to its end, dropping the bytes: a kept
+/* Read the request's stdin to its end, dropping the bytes: a kept
  * connection must be in step before the response ends. */
-void lf_body_drain(FCGX_Stream *in);
+void lf_body_drain(lf_fcgi_conn_t *conn);
 void lf_body_done(lf_request_t *r);
 /* From a signal handler: remove a spooled file (async-signal-safe). */
 void lf_body_unlink_on_kill(void);

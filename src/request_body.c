@@ -85,24 +85,14 @@ static long long body_expected_length(lf_request_t *r)
     return errno || *end != '\0' ? -1 : v;
 }
 
-/* The part of a log line that says which request it was. */
-static void body_log_request(lf_request_t *r, char *dst, size_t dstlen)
-{
-    const char *method = lf_request_param(r, "REQUEST_METHOD");
-    const char *uri = lf_request_param(r, "REQUEST_URI");
-    char esc[1024];
-    lf_log_escape(esc, sizeof(esc), uri ? uri : "-", uri ? strlen(uri) : 1);
-    snprintf(dst, dstlen, "request: \"%s %s\"", method ? method : "-", esc);
-}
-
 int lf_body_check_length(lf_request_t *r)
 {
     long long max = r->conf->max_body;
     long long expected = max > 0 ? body_expected_length(r) : -1;
     if (expected <= max)
         return 0;
-    char req[1200];
-    body_log_request(r, req, sizeof(req));
+    char req[LF_REQUEST_LOG_TEXT];
+    lf_request_log_text(r, req, sizeof(req));
     lf_log(LF_LOG_WARN, "client intended to send too large body: %lld bytes, --max-body is %lld, %s",
            expected, max, req);
     r->body_refused = 1;
@@ -112,10 +102,10 @@ int lf_body_check_length(lf_request_t *r)
 /* The body grew past --max-body while it was read: refuse it. */
 static int body_too_large(lf_request_t *r, long long expected)
 {
-    char req[1200], said[64] = "no CONTENT_LENGTH";
+    char req[LF_REQUEST_LOG_TEXT], said[64] = "no CONTENT_LENGTH";
     if (expected >= 0)
         snprintf(said, sizeof(said), "CONTENT_LENGTH %lld", expected);
-    body_log_request(r, req, sizeof(req));
+    lf_request_log_text(r, req, sizeof(req));
     lf_log(LF_LOG_WARN, "client sent too large body: more than --max-body %lld bytes (%s), %s",
            r->conf->max_body, said, req);
     r->body_refused = 1;
@@ -149,7 +139,7 @@ int lf_body_read(lf_request_t *r, char *err, size_t errlen)
             }
             dst = r->body.data + r->body.len;
         }
-        int n = FCGX_GetStr(dst, (int)room, r->fcgx->in);
+        long n = lf_fcgi_conn_read_stdin(r->conn, dst, room);
         if (n <= 0)
             break;
         r->body_len += (unsigned long long)n;
@@ -165,10 +155,10 @@ int lf_body_read(lf_request_t *r, char *err, size_t errlen)
             return -1;
         }
     }
-    int e = FCGX_GetError(r->fcgx->in);
+    int e = r->conn->err;
     if (e != 0) {
         snprintf(err, errlen, "reading the request body failed (%d: %s)", e,
-                 e > 0 ? strerror(e) : "FastCGI protocol error");
+                 r->conn->why ? r->conn->why : e > 0 ? strerror(e) : "FastCGI protocol error");
         return -1;
     }
     if (expected >= 0 && r->body_len != (unsigned long long)expected) {
@@ -179,11 +169,9 @@ int lf_body_read(lf_request_t *r, char *err, size_t errlen)
     return 0;
 }
 
-void lf_body_drain(FCGX_Stream *in)
+void lf_body_drain(lf_fcgi_conn_t *conn)
 {
-    char chunk[8192];
-    while (FCGX_GetStr(chunk, (int)sizeof(chunk), in) > 0)
-        ;
+    lf_fcgi_conn_drain_stdin(conn);
 }
 
 void lf_body_discard(lf_request_t *r)
@@ -191,7 +179,7 @@ void lf_body_discard(lf_request_t *r)
     if (r->body_state != LF_BODY_UNREAD)
         return;
     r->body_state = LF_BODY_DISCARDED;
-    lf_body_drain(r->fcgx->in);
+    lf_body_drain(r->conn);
 }
 
 static double body_now(void)
@@ -203,20 +191,20 @@ static double body_now(void)
 
 int lf_body_linger(lf_request_t *r)
 {
-    int fd = r->fcgx->ipcFd;
+    int fd = r->conn->fd;
     struct timeval idle = {LF_LINGER_IDLE, 0}, none = {0, 0};
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof(idle)) != 0)
         return -1;
     double deadline = body_now() + LF_LINGER_TIME;
     unsigned long long dropped = 0;
     char chunk[LF_BODY_CHUNK];
-    int n;
-    while ((n = FCGX_GetStr(chunk, (int)sizeof(chunk), r->fcgx->in)) > 0) {
+    long n;
+    while ((n = lf_fcgi_conn_read_stdin(r->conn, chunk, sizeof(chunk))) > 0) {
         dropped += (unsigned long long)n;
         if (body_now() > deadline)
             break;
     }
-    int done = n == 0 && FCGX_GetError(r->fcgx->in) == 0;
+    int done = n == 0;
     if (done && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none)) != 0)
         done = 0;
     lf_log(LF_LOG_INFO, "refused request body: %llu more bytes dropped%s", dropped,

@@ -306,26 +306,32 @@ int lf_status_render(lf_buf_t *out, int page, const char *query, int listen_fd,
     return 0;
 }
 
-int lf_status_request_page(FCGX_Request *req, const lf_conf_t *conf)
+/* A param of the connection's request, or NULL. */
+static const char *status_param(const lf_fcgi_conn_t *conn, const char *name)
+{
+    return lf_fcgi_conn_param(conn, name, strlen(name));
+}
+
+int lf_status_request_page(const lf_fcgi_conn_t *conn, const lf_conf_t *conf)
 {
     if (conf->status_path == NULL && conf->ping_path == NULL)
         return LF_PAGE_NONE;
-    int page = lf_status_page(FCGX_GetParam("SCRIPT_NAME", req->envp), conf);
+    int page = lf_status_page(status_param(conn, "SCRIPT_NAME"), conf);
     if (page == LF_PAGE_NONE)
-        page = lf_status_page(FCGX_GetParam("DOCUMENT_URI", req->envp), conf);
+        page = lf_status_page(status_param(conn, "DOCUMENT_URI"), conf);
     return page;
 }
 
-void lf_status_serve(FCGX_Request *req, int page, int listen_fd)
+void lf_status_serve(lf_fcgi_conn_t *conn, int page, int listen_fd)
 {
     static lf_buf_t body;
 
     const char *type = "text/plain";
-    const char *method = FCGX_GetParam("REQUEST_METHOD", req->envp);
+    const char *method = status_param(conn, "REQUEST_METHOD");
     int head = method && strcmp(method, "HEAD") == 0;
     char hdr[256];
     int n;
-    if (lf_status_render(&body, page, FCGX_GetParam("QUERY_STRING", req->envp), listen_fd, &type) != 0 ||
+    if (lf_status_render(&body, page, status_param(conn, "QUERY_STRING"), listen_fd, &type) != 0 ||
         body.oom) {
         lf_log(LF_LOG_ERR, "out of memory rendering the status page");
         n = snprintf(hdr, sizeof(hdr), "Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\n\r\n");
@@ -336,12 +342,17 @@ void lf_status_serve(FCGX_Request *req, int page, int listen_fd)
                      "Expires: Thu, 01 Jan 1970 00:00:00 GMT\r\n\r\n", type);
     }
     /* A page has no body to read; stdin is drained so the connection can
-     * be kept, then answered through libfcgi's own stream (not a hot path). */
-    lf_body_drain(req->in);
-    FCGX_PutStr(hdr, n, req->out);
+     * be kept. */
+    int in_step = lf_fcgi_conn_drain_stdin(conn) == 0;
+    lf_fcgi_out_t o;
+    lf_fcgi_out_begin(&o, conn);
+    lf_fcgi_out_stdout(&o, hdr, (size_t)n);
     if (!head && body.len)
-        FCGX_PutStr(body.data, (int)body.len, req->out);
-    FCGX_Detach(req); /* stdin is read: a plain close, no lingering */
-    FCGX_Finish_r(req);
+        lf_fcgi_out_stdout(&o, body.data, body.len);
+    lf_fcgi_out_end_request(&o);
+    if (lf_fcgi_out_flush(&o) != 0 || !in_step || !conn->keep_conn)
+        lf_fcgi_conn_close(conn);
+    else
+        lf_fcgi_conn_end_request(conn);
     lf_buf_shrink(&body, 64 * 1024);
 }

@@ -2,7 +2,7 @@
 #ifndef LF_STATUS_H
 #define LF_STATUS_H
 
-#include <fcgiapp.h>
+#include "fcgi_conn.h"
 
 #include "buf.h"
 #include "conf.h"
@@ -18,8 +18,8 @@ int lf_status_render(lf_buf_t *out, int page, const char *query, int listen_fd,
                      const char **content_type);
 
 /* The page an accepted request names (SCRIPT_NAME, else DOCUMENT_URI). */
-int lf_status_request_page(FCGX_Request *req, const lf_conf_t *conf);
+int lf_status_request_page(const lf_fcgi_conn_t *conn, const lf_conf_t *conf);
 /* Answer it and finish the request (req's params are gone after). */
-void lf_status_serve(FCGX_Request *req, int page, int listen_fd);
+void lf_status_serve(lf_fcgi_conn_t *conn, int page, int listen_fd);
 
 #endif

@@ -242,13 +242,10 @@ static void slowlog_write(lf_request_t *r, const char *where)
     clock_gettime(CLOCK_MONOTONIC, &now);
     double running = (double)(now.tv_sec - t.start.tv_sec) +
                      (double)(now.tv_nsec - t.start.tv_nsec) / 1e9;
-    const char *method = lf_request_param(r, "REQUEST_METHOD");
-    const char *uri = lf_request_param(r, "REQUEST_URI");
-    char esc[1024];
-    lf_log_escape(esc, sizeof(esc), uri ? uri : "-", uri ? strlen(uri) : 1);
+    char esc[LF_REQUEST_LOG_TEXT];
     if (slowlog_fd < 0) {
-        lf_log(LF_LOG_WARN, "slow request: running %.3f s, script: %s, request: \"%s %s\"\n%s",
-               running, r->script, method ? method : "-", esc, where);
+        lf_log(LF_LOG_WARN, "slow request: running %.3f s, %s\n%s", running,
+               lf_request_log_text(r, esc, sizeof(esc)), where);
     } else {
         char stamp_buf[64];
         time_t wall = time(NULL);
@@ -256,11 +253,12 @@ static void slowlog_write(lf_request_t *r, const char *where)
         if (localtime_r(&wall, &tm) == NULL ||
             strftime(stamp_buf, sizeof(stamp_buf), "%d-%b-%Y %H:%M:%S", &tm) == 0)
             snprintf(stamp_buf, sizeof(stamp_buf), "%lld", (long long)wall);
-        char head[2048];
+        char head[2400];
+        lf_request_log_t e;
+        lf_request_log_fill(r, &e);
         int n = snprintf(head, sizeof(head),
                          "\n[%s] pid %ld, request *%llu \"%s %s\" running %.3f s\nscript_filename = %s\n",
-                         stamp_buf, (long)getpid(), r->number, method ? method : "-", esc, running,
-                         r->script ? r->script : "-");
+                         stamp_buf, (long)getpid(), r->number, e.method, e.uri, running, e.script);
         if (n > 0)
             write_all(slowlog_fd, head, (size_t)n < sizeof(head) ? (size_t)n : sizeof(head) - 1);
         write_all(slowlog_fd, where, strlen(where));
@@ -394,16 +392,12 @@ static void timeout_install(void)
 /* The hard deadline's log line, but for its timestamp. */
 static void timeout_build_line(lf_request_t *r)
 {
-    const char *method = lf_request_param(r, "REQUEST_METHOD");
-    const char *uri = lf_request_param(r, "REQUEST_URI");
-    char esc[1024];
-    lf_log_escape(esc, sizeof(esc), uri ? uri : "-", uri ? strlen(uri) : 1);
+    char esc[LF_REQUEST_LOG_TEXT];
     int n = snprintf(hard_line, sizeof(hard_line),
                      "0000/00/00 00:00:00 [error] %ld#0: *%llu lua entry thread killed: %s, still "
-                     "running %g s later (a JIT-compiled loop or C code), script: %s, request: "
-                     "\"%s %s\"; the worker exits\n",
-                     (long)getpid(), r->number, message, LF_TIMEOUT_GRACE, r->script,
-                     method ? method : "-", esc);
+                     "running %g s later (a JIT-compiled loop or C code), %s; the worker exits\n",
+                     (long)getpid(), r->number, message, LF_TIMEOUT_GRACE,
+                     lf_request_log_text(r, esc, sizeof(esc)));
     if (n < 0)
         n = 0;
     if ((size_t)n >= sizeof(hard_line)) {
@@ -428,12 +422,12 @@ void lf_timeout_arm(lf_request_t *r)
     struct tm tm;
     t.gmtoff = localtime_r(&now, &tm) ? tm.tm_gmtoff : 0;
     for (int i = 0; i < 3; i++) {
-        resp504[resp504_ids[i] + 2] = (char)(r->fcgx->requestId >> 8);
-        resp504[resp504_ids[i] + 3] = (char)r->fcgx->requestId;
+        resp504[resp504_ids[i] + 2] = (char)(r->conn->id >> 8);
+        resp504[resp504_ids[i] + 3] = (char)r->conn->id;
     }
     timeout_build_line(r);
     t.L = r->vm->L;
-    t.fd = r->fcgx->ipcFd;
+    t.fd = r->conn->fd;
     t.expired = t.in_lua = t.sending = t.complete = 0;
     t.slow_due = t.slow_written = 0;
     t.slow_secs = slow;

@@ -29,6 +29,7 @@ static char key_sandbox_cache; /* registry: as lf_vm_key_cache, for sandboxed sc
 static char key_stamps;   /* registry: handler path -> lf_stamp_t (--revalidate) */
 static char key_sandbox_stamps; /* the same for the sandbox's cache */
 static char key_modules;  /* registry: module file -> lf_stamp_t (--revalidate) */
+static char key_protect;  /* registry: vm_protected, made once */
 
 /* What identifies a version of a file: a change in any is a new version. */
 typedef struct {
@@ -191,6 +192,35 @@ static void vm_register_embedded(lua_State *L)
     lua_pop(L, 2);
 }
 
+typedef struct {
+    int (*fn)(lua_State *L, void *ud);
+    void *ud;
+} lf_protected_t;
+
+/* lf_vm_protect's trampoline: the C function a protected call runs. */
+static int vm_protected(lua_State *L)
+{
+    lf_protected_t *p = lua_touserdata(L, 1);
+    lua_settop(L, 0);
+    p->fn(L, p->ud);
+    return 0;
+}
+
+int lf_vm_protect(lua_State *L, int (*fn)(lua_State *L, void *ud), void *ud)
+{
+    lf_protected_t p = {fn, ud};
+    /* The trampoline is made at set-up: a call allocates nothing that
+     * could fail before the protection is in place. */
+    lua_pushlightuserdata(L, &key_protect);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    if (!lua_isfunction(L, -1)) {
+        lua_pop(L, 1);
+        return lua_cpcall(L, vm_protected, &p) == 0 ? 0 : -1; /* p as the light userdata */
+    }
+    lua_pushlightuserdata(L, &p);
+    return lua_pcall(L, 1, 0, 0) == 0 ? 0 : -1;
+}
+
 /* Everything that may raise a Lua error while a VM is built, run protected. */
 static int vm_setup(lua_State *L)
 {
@@ -227,6 +257,10 @@ static int vm_setup(lua_State *L)
         lua_rawseti(L, -2, 2);
         lua_pop(L, 2);
     }
+
+    lua_pushlightuserdata(L, &key_protect);
+    lua_pushcfunction(L, vm_protected);
+    lua_rawset(L, LUA_REGISTRYINDEX);
 
     lf_api_init(L, conf);
     if (conf->sandbox_root)
@@ -277,17 +311,44 @@ static int vm_binary_factory(lua_State *L)
     return 1;
 }
 
+/* Is the file open on fd the one at path, a resolved path (no links)?
+ * What was checked when path was resolved can be undone since: a name on
+ * the way replaced by a link (mv -T of a symlink over the file or a
+ * directory) would make open() follow it outside --root.  The kernel's
+ * name for what was really opened says. */
+static int vm_opened_is(int fd, const char *path)
+{
+    char proc[64], real[PATH_MAX];
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(proc, real, sizeof(real) - 1);
+    if (n >= 0) {
+        real[n] = '\0';
+        return strcmp(real, path) == 0;
+    }
+    /* No /proc (a chroot): resolve again and compare the files. */
+    struct stat a, b;
+    return realpath(path, real) != NULL && strcmp(real, path) == 0 && fstat(fd, &a) == 0 &&
+           stat(real, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /* Read a whole script into a buffer wrapped as a closure factory:
  * "return function(...) <source>\nend", the prefix on line 1 so that line
  * numbers stay right, a "#!" first line turned into a comment.  Binary
  * chunks are returned as they are.  sp++ : the compiled factory or error. */
-int lf_vm_compile(lua_State *L, const char *path, int sandboxed)
+static int vm_compile(lua_State *L, const char *path, int sandboxed, int resolved)
 {
     static const char prefix[] = "return function(...) ";
     static const char suffix[] = "\nend";
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | (resolved ? O_NOFOLLOW : 0));
     if (fd < 0) {
-        lua_pushfstring(L, "cannot open %s: %s", path, strerror(errno));
+        lua_pushfstring(L, "cannot open %s: %s", path,
+                        errno == ELOOP ? "it was replaced by a symbolic link" : strerror(errno));
+        return -1;
+    }
+    if (resolved && !vm_opened_is(fd, path)) {
+        close(fd);
+        lua_pushfstring(L, "cannot load %s: a directory on its path was replaced by a symbolic "
+                        "link since it was resolved", path);
         return -1;
     }
     struct stat st;
@@ -339,10 +400,22 @@ int lf_vm_compile(lua_State *L, const char *path, int sandboxed)
             src[0] = '-';
             src[1] = '-';
         }
-        memcpy(buf, prefix, sizeof(prefix) - 1);
-        memcpy(src + size, suffix, sizeof(suffix) - 1);
-        /* The compiled wrapper is the factory: each call returns a new closure. */
-        rc = luaL_loadbufferx(L, buf, cap - 1, chunkname, "t");
+        /* The text must be a chunk on its own before it is spliced into
+         * the wrapper: text that closes the wrapper's function early
+         * ("end, (function() ... end)(), function(...)") would otherwise
+         * run when the factory is called, with the real _G, outside any
+         * sandbox.  A text that compiles alone is a block, and a block
+         * followed by "end" is exactly the wrapper's body (the parser
+         * stops a block at "end" as at the end of the chunk), so nothing
+         * of it can run outside the handler's function. */
+        rc = luaL_loadbufferx(L, src, size, chunkname, "t");
+        if (rc == 0) {
+            lua_pop(L, 1);
+            memcpy(buf, prefix, sizeof(prefix) - 1);
+            memcpy(src + size, suffix, sizeof(suffix) - 1);
+            /* The compiled wrapper is the factory: each call returns a new closure. */
+            rc = luaL_loadbufferx(L, buf, cap - 1, chunkname, "t");
+        }
         /* Count hooks do not fire in JIT-compiled traces: sandboxed code
          * (this function and every one defined in it) stays interpreted. */
         if (rc == 0 && sandboxed)
@@ -351,6 +424,11 @@ int lf_vm_compile(lua_State *L, const char *path, int sandboxed)
     free(buf);
     lua_remove(L, -2);                           /* sp: factory or error */
     return rc == 0 ? 0 : -1;
+}
+
+int lf_vm_compile(lua_State *L, const char *path, int sandboxed)
+{
+    return vm_compile(L, path, sandboxed, 0);
 }
 
 /* --revalidate: the cached factory (at the top) stays unless the file
@@ -368,7 +446,7 @@ static void vm_revalidate(lf_vm_t *vm, const char *path, int sandboxed)
     lf_file_id_t id;
     if (file_id(path, &id) != 0 || file_id_eq(&id, &st->id) || file_id_eq(&id, &st->failed))
         return;
-    if (lf_vm_compile(L, path, sandboxed) != 0) {    /* sp: cache, old, error */
+    if (vm_compile(L, path, sandboxed, 1) != 0) {    /* sp: cache, old, error */
         lf_log(LF_LOG_ERR, "%s changed but does not compile, the previous version goes on serving: %s",
                path, lua_tostring(L, -1));
         lua_pop(L, 1);
@@ -398,7 +476,7 @@ int lf_vm_push_factory(lf_vm_t *vm, const char *path, int sandboxed)
     lua_pop(L, 1);                               /* sp: cache */
     lf_file_id_t id;
     int have_id = vm->revalidate >= 0 && file_id(path, &id) == 0;
-    if (lf_vm_compile(L, path, sandboxed) != 0) {
+    if (vm_compile(L, path, sandboxed, 1) != 0) {
         lua_remove(L, -2);                       /* sp: error */
         return -1;
     }
@@ -474,24 +552,62 @@ static int vm_traceback(lua_State *L)
     return 1;
 }
 
+typedef struct {
+    const char *path, *phase;
+    char *errbuf;
+    size_t errlen;
+    int rc;
+} lf_run_file_t;
+
+/* lf_vm_run_file's body, in a protected call (the traceback function is
+ * an allocation too). */
+static int vm_run_file(lua_State *L, void *ud)
+{
+    lf_run_file_t *a = ud;
+    int base = lua_gettop(L);
+    lua_pushcfunction(L, vm_traceback);
+    a->rc = luaL_loadfile(L, a->path);
+    if (a->rc == 0)
+        a->rc = lua_pcall(L, 0, 0, base + 1);
+    if (a->rc != 0)
+        snprintf(a->errbuf, a->errlen, "%s script %s failed: %s",
+                 a->phase == NULL ? "init" : a->phase, a->path,
+                 lua_tostring(L, -1) ? lua_tostring(L, -1) : "(error object is not a string)");
+    lua_settop(L, base);
+    return 0;
+}
+
 int lf_vm_run_file(lf_vm_t *vm, const char *path, const char *phase, char *errbuf, size_t errlen)
 {
     lua_State *L = vm->L;
-    int base = lua_gettop(L);
     const char *saved = lf_api_phase;
     lf_api_phase = phase;
-    lua_pushcfunction(L, vm_traceback);
-    int rc = luaL_loadfile(L, path);
-    if (rc == 0)
-        rc = lua_pcall(L, 0, 0, base + 1);
-    lf_api_phase = saved;
-    if (rc != 0) {
+    lf_run_file_t a = {path, phase, errbuf, errlen, 0};
+    if (lf_vm_protect(L, vm_run_file, &a) != 0) {
         snprintf(errbuf, errlen, "%s script %s failed: %s", phase == NULL ? "init" : phase, path,
-                 lua_tostring(L, -1) ? lua_tostring(L, -1) : "(error object is not a string)");
-        lua_settop(L, base);
-        return -1;
+                 lua_isstring(L, -1) ? lua_tostring(L, -1) : "(error in luafpm)");
+        lua_pop(L, 1);
+        a.rc = -1;
     }
-    lua_settop(L, base);
+    lf_api_phase = saved;
+    return a.rc == 0 ? 0 : -1;
+}
+
+typedef struct {
+    lf_vm_t *vm;
+    const char *path;
+    int sandboxed, ok;
+} lf_preload_t;
+
+/* One --preload file into the cache, in a protected call. */
+static int vm_preload_one(lua_State *L, void *ud)
+{
+    lf_preload_t *p = ud;
+    if (lf_vm_push_factory(p->vm, p->path, p->sandboxed) != 0)
+        lf_log(LF_LOG_WARN, "--preload: %s", lua_tostring(L, -1));
+    else
+        p->ok = 1;
+    lua_pop(L, 1);
     return 0;
 }
 
@@ -520,11 +636,14 @@ static void vm_preload_dir(lf_vm_t *vm, const lf_root_t *root, const char *dir, 
         if (S_ISDIR(st.st_mode)) {
             vm_preload_dir(vm, root, path, depth + 1, count);
         } else if (S_ISREG(st.st_mode) && n > 4 && strcmp(path + n - 4, ".lua") == 0) {
-            if (lf_vm_push_factory(vm, path, lf_script_sandboxed(root, NULL, path)) != 0)
-                lf_log(LF_LOG_WARN, "--preload: %s", lua_tostring(vm->L, -1));
-            else
+            lf_preload_t one = {vm, path, lf_script_sandboxed(root, NULL, path), 0};
+            if (lf_vm_protect(vm->L, vm_preload_one, &one) != 0) {
+                lf_log(LF_LOG_WARN, "--preload: %s: %s", path,
+                       lua_isstring(vm->L, -1) ? lua_tostring(vm->L, -1) : "error in luafpm");
+                lua_pop(vm->L, 1);
+            } else if (one.ok) {
                 (*count)++;
-            lua_pop(vm->L, 1);
+            }
         }
     }
     closedir(d);

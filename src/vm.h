@@ -54,6 +54,12 @@ int lf_vm_push_factory(lf_vm_t *vm, const char *path, int sandboxed);
  * by -t too. */
 int lf_vm_compile(lua_State *L, const char *path, int sandboxed);
 
+/* Run fn(L, ud) in a protected call: 0, or -1 with the error value at
+ * the top of L (an out-of-memory error or any other that fn raises).  The
+ * stack as it was, plus that error.  Allocates nothing before the
+ * protection is in place. */
+int lf_vm_protect(lua_State *L, int (*fn)(lua_State *L, void *ud), void *ud);
+
 /* Push a fresh per-request globals table reading through to _G.  sp++ */
 void lf_vm_push_request_env(lua_State *L);
 

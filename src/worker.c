@@ -20,8 +20,6 @@
 #include <sys/prctl.h>
 #endif
 
-#include <fcgiapp.h>
-
 #include "log.h"
 #include "request.h"
 #include "scoreboard.h"
@@ -36,7 +34,7 @@
 #define LF_MAX_CONNS 64
 
 typedef struct {
-    FCGX_Request req;
+    lf_fcgi_conn_t conn;
     unsigned long long last_used; /* 0 = free (no connection) */
 } lf_slot_t;
 
@@ -102,11 +100,9 @@ void lf_worker_signals_install(void)
 
 static int slot_fd(const lf_slot_t *s)
 {
-    return s->req.ipcFd;
+    return s->conn.fd;
 }
 
-/* Accept on (or read the next request of) a slot's connection and serve
- * it; the slot stays busy while the web server keeps the connection. */
 /* --init-worker in a VM this worker is about to use; 0 or -1 with err. */
 static int worker_init_vm(lf_vm_t *vm, const lf_conf_t *conf, char *err, size_t errlen)
 {
@@ -160,40 +156,78 @@ static void worker_revalidate_modules(lf_vm_t **vmp, const lf_worker_args_t *a)
            (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 }
 
-static void worker_serve_slot(lf_slot_t *s, lf_vm_t **vmp, const lf_worker_args_t *a,
-                              unsigned long long *served)
+static double worker_now(void)
 {
-    int was_open = slot_fd(s) >= 0;
-    in_request = 1;
-    int rc = FCGX_Accept_r(&s->req);
-    if (rc < 0) {
-        in_request = 0;
-        if (rc != -EAGAIN && rc != -EWOULDBLOCK && rc != -EINTR)
-            lf_log_errno(LF_LOG_WARN, -rc, "FastCGI accept failed");
-        s->last_used = 0;
-        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A failed accept: 1 when the listening socket itself is gone (a handler
+ * closed it, or its descriptor now names something else), and the worker
+ * must go so that the master starts one that has it; otherwise a passing
+ * shortage (descriptors, memory) that pauses accepting for a moment
+ * instead of spinning on a socket that stays readable. */
+static int worker_accept_failed(int err, double *pause_until)
+{
+    switch (err) {
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+    case ECONNABORTED:
+    case EPROTO:
+    case EINTR:
+        return 0; /* another worker took it, or the peer left: nothing to do */
+    case EBADF:
+    case ENOTSOCK:
+    case EINVAL:
+    case EOPNOTSUPP:
+        lf_log_errno(LF_LOG_ALERT, err, "the listening socket is gone, the worker exits");
+        return 1;
+    default: {
+        /* At most one line a second, saying how many it stands for. */
+        static double last_logged = -1;
+        static unsigned long repeats;
+        double now = worker_now();
+        if (last_logged < 0 || now - last_logged >= 1.0) {
+            lf_log_errno(LF_LOG_ERR, err, "FastCGI accept failed, accepting again in 100 ms "
+                         "(%lu more failures since the last such line)", repeats);
+            last_logged = now;
+            repeats = 0;
+        } else {
+            repeats++;
+        }
+        *pause_until = now + 0.1;
+        return 0;
     }
-    if (!was_open) {
-        /* A child a handler starts (os.execute("cmd &")) must not hold
-         * the connection open: nginx would wait for its end. */
-        fcntl(slot_fd(s), F_SETFD, FD_CLOEXEC);
     }
-    if (!was_open && a->listen->is_inet6) {
-        int one = 1; /* libfcgi sets TCP_NODELAY for IPv4 only */
-        setsockopt(slot_fd(s), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    }
-    FCGX_Request *req = &s->req;
-    int page = lf_status_request_page(req, a->conf);
-    lf_sb_request_begin(FCGX_GetParam("REQUEST_METHOD", req->envp),
-                        FCGX_GetParam("REQUEST_URI", req->envp),
-                        page ? "-" : FCGX_GetParam("SCRIPT_FILENAME", req->envp));
+}
+
+/* Log why a connection is given up mid-request (a protocol error is the
+ * web server's or an attacker's; a reset is routine). */
+static void worker_conn_failed(const lf_fcgi_conn_t *c)
+{
+    if (c->why)
+        lf_log(LF_LOG_WARN, "FastCGI connection closed: %s", c->why);
+    else if (c->err != ECONNRESET && c->err != EPIPE)
+        lf_log_errno(LF_LOG_INFO, c->err, "FastCGI connection closed");
+}
+
+/* Serve the request now complete on a slot's connection. */
+static void worker_serve_request(lf_slot_t *s, lf_vm_t **vmp, const lf_worker_args_t *a,
+                                 unsigned long long *served)
+{
+    lf_fcgi_conn_t *c = &s->conn;
+    int page = lf_status_request_page(c, a->conf);
+    lf_sb_request_begin(lf_fcgi_conn_param(c, "REQUEST_METHOD", 14),
+                        lf_fcgi_conn_param(c, "REQUEST_URI", 11),
+                        page ? "-" : lf_fcgi_conn_param(c, "SCRIPT_FILENAME", 15));
     if (page) {
         /* The page counts as a request, as php-fpm's does. */
-        lf_status_serve(req, page, a->listen->fd);
+        lf_status_serve(c, page, a->listen->fd);
         lf_sb_request_end(*vmp ? (*vmp)->heap : 0);
-        in_request = 0;
         (*served)++;
-        s->last_used = slot_fd(s) >= 0 ? *served : 0;
         return;
     }
     worker_revalidate_modules(vmp, a);
@@ -206,12 +240,43 @@ static void worker_serve_slot(lf_slot_t *s, lf_vm_t **vmp, const lf_worker_args_
         if (fresh == NULL)
             lf_log(LF_LOG_ERR, "%s", err);
     }
-    lf_request_serve(&s->req, vm ? vm : fresh, a->conf, a->root);
+    lf_request_serve(c, vm ? vm : fresh, a->conf, a->root);
     lf_sb_request_end(vm ? vm->heap : fresh ? fresh->heap : 0);
     lf_vm_close(fresh);
-    in_request = 0;
     (*served)++;
-    s->last_used = slot_fd(s) >= 0 ? *served : 0;
+}
+
+/* Accept on (or read the next requests of) a slot's connection and serve
+ * them; the slot stays busy while the web server keeps the connection.
+ * Requests already buffered (pipelined) are served before polling again,
+ * unless the worker is to stop taking new ones.  1 when the worker must
+ * exit (its listening socket is gone). */
+static int worker_serve_slot(lf_slot_t *s, lf_vm_t **vmp, const lf_worker_args_t *a,
+                             unsigned long long *served, double *pause_until)
+{
+    lf_fcgi_conn_t *c = &s->conn;
+    if (c->fd < 0) {
+        int rc = lf_fcgi_conn_accept(c, a->listen->fd);
+        if (rc < 0) {
+            s->last_used = 0;
+            return worker_accept_failed(-rc, pause_until);
+        }
+    }
+    do {
+        in_request = 1;
+        int rc = lf_fcgi_conn_read_request(c);
+        if (rc <= 0) {
+            in_request = 0;
+            if (rc < 0)
+                worker_conn_failed(c);
+            lf_fcgi_conn_close(c);
+            break;
+        }
+        worker_serve_request(s, vmp, a, served);
+        in_request = 0;
+    } while (c->fd >= 0 && lf_fcgi_conn_buffered(c) && !quit_requested);
+    s->last_used = c->fd >= 0 ? *served : 0;
+    return 0;
 }
 
 /* The slot for a new connection: a free one, else the longest idle. */
@@ -224,7 +289,7 @@ static lf_slot_t *worker_free_slot(lf_slot_t *slots)
         if (slots[i].last_used < oldest->last_used)
             oldest = &slots[i];
     }
-    FCGX_Free(&oldest->req, 1);
+    lf_fcgi_conn_close(&oldest->conn);
     oldest->last_used = 0;
     return oldest;
 }
@@ -322,7 +387,7 @@ int lf_worker_run(const lf_worker_args_t *a)
         return LF_EXIT_FATAL;
     }
     for (int i = 0; i < LF_MAX_CONNS; i++)
-        FCGX_InitRequest(&slots[i].req, a->listen->fd, 0);
+        lf_fcgi_conn_init(&slots[i].conn, LF_MAX_CONNS);
 
     lf_log(LF_LOG_INFO, "worker %d started", a->id);
     unsigned long long max_requests = worker_max_requests(conf);
@@ -331,8 +396,9 @@ int lf_worker_run(const lf_worker_args_t *a)
     lf_sb_set_state(LF_SB_IDLE);
     worker_report_ready(a);
     unsigned long long served = 0;
-    int master_gone = 0, stopping_seen = 0;
-    for (;;) {
+    int master_gone = 0, stopping_seen = 0, listen_gone = 0;
+    double accept_pause_until = 0;
+    while (!listen_gone) {
         if (reopen_requested) {
             reopen_requested = 0;
             lf_log_reopen();
@@ -352,8 +418,15 @@ int lf_worker_run(const lf_worker_args_t *a)
             fds[n] = (struct pollfd){.fd = a->life_fd, .events = POLLIN};
             owner[n++] = NULL;
         }
-        int listen_idx = -1;
-        if (!stopping) {
+        int listen_idx = -1, timeout = stopping ? 0 : -1;
+        if (accept_pause_until > 0) {
+            double left = accept_pause_until - worker_now();
+            if (left <= 0)
+                accept_pause_until = 0;
+            else if (!stopping)
+                timeout = (int)(left * 1000) + 1;
+        }
+        if (!stopping && accept_pause_until == 0) {
             listen_idx = (int)n;
             fds[n] = (struct pollfd){.fd = a->listen->fd, .events = POLLIN};
             owner[n++] = NULL;
@@ -364,7 +437,7 @@ int lf_worker_run(const lf_worker_args_t *a)
                 owner[n++] = &slots[i];
             }
         /* Stopping: serve what already waits on kept-alive connections, then go. */
-        int ready = poll(fds, n, stopping ? 0 : -1);
+        int ready = poll(fds, n, timeout);
         if (ready < 0) {
             if (errno == EINTR)
                 continue;
@@ -373,13 +446,16 @@ int lf_worker_run(const lf_worker_args_t *a)
         }
         if (ready == 0 && stopping)
             break;
+        if (ready == 0)
+            continue; /* the accept pause is over */
         for (nfds_t i = 0; i < n; i++) {
             if (fds[i].revents == 0)
                 continue;
             if (owner[i]) {
-                worker_serve_slot(owner[i], &vm, a, &served);
+                listen_gone |= worker_serve_slot(owner[i], &vm, a, &served, &accept_pause_until);
             } else if ((int)i == listen_idx) {
-                worker_serve_slot(worker_free_slot(slots), &vm, a, &served);
+                listen_gone |= worker_serve_slot(worker_free_slot(slots), &vm, a, &served,
+                                                 &accept_pause_until);
             } else {
                 master_gone = 1;
                 lf_log(LF_LOG_NOTICE, "worker %d: the master is gone, exiting", a->id);
@@ -388,13 +464,12 @@ int lf_worker_run(const lf_worker_args_t *a)
     }
 
     for (int i = 0; i < LF_MAX_CONNS; i++)
-        if (slot_fd(&slots[i]) >= 0)
-            FCGX_Free(&slots[i].req, 1);
+        lf_fcgi_conn_free(&slots[i].conn);
     free(slots);
     free(fds);
     free(owner);
     lf_request_cleanup();
     lf_vm_close(vm);
     lf_log(LF_LOG_INFO, "worker %d exiting after %llu requests", a->id, served);
-    return 0;
+    return listen_gone ? LF_EXIT_LISTEN_GONE : 0;
 }

@@ -9,6 +9,8 @@
 
 /* Exit status of a worker that cannot start (the master backs off). */
 #define LF_EXIT_FATAL 2
+/* Its listening socket is gone (a handler closed it): replace the worker. */
+#define LF_EXIT_LISTEN_GONE 4
 
 typedef struct {
     const lf_conf_t *conf;

@@ -320,7 +320,7 @@ is_asan() {
     echo "$output"
     [ "$status" -eq 0 ]
     [ "${lines[0]}" = "Status: 413 Request Entity Too Large end" ]
-    new_log | grep -q 'client sent too large body: more than --max-body 1048576 bytes (no CONTENT_LENGTH), request: "POST /raw"'
+    new_log | grep -q 'client sent too large body: more than --max-body 1048576 bytes (no CONTENT_LENGTH), script: [^,]*body.lua, request: "POST /raw"'
     run python3 "$WORK/post_raw.py" "$LF_ADDR" "$WORK/root/body.lua" 2097152 10
     [ "${lines[0]}" = "Status: 413 Request Entity Too Large end" ]
     new_log | grep -q 'more than --max-body 1048576 bytes (CONTENT_LENGTH 10)'

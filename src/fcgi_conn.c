@@ -1,0 +1,398 @@
+/* fcgi_conn.c - a FastCGI connection on luafpm's codec (see fcgi_conn.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fcgi_conn.h"
+
+void lf_fcgi_conn_init(lf_fcgi_conn_t *c, unsigned max_conns)
+{
+    memset(c, 0, sizeof(*c));
+    c->fd = -1;
+    c->max_conns = max_conns;
+}
+
+void lf_fcgi_conn_free(lf_fcgi_conn_t *c)
+{
+    lf_fcgi_conn_close(c);
+    free(c->rbuf);
+    c->rbuf = NULL;
+    lf_buf_free(&c->mgmt);
+    lf_fcgi_params_free(&c->params);
+}
+
+/* The request state back to "between requests". */
+static void conn_forget_request(lf_fcgi_conn_t *c)
+{
+    c->id = 0;
+    c->keep_conn = c->params_done = c->stdin_done = c->aborted = 0;
+    lf_fcgi_params_reset(&c->params);
+}
+
+int lf_fcgi_conn_accept(lf_fcgi_conn_t *c, int listen_fd)
+{
+    if (c->rbuf == NULL && (c->rbuf = malloc(LF_FCGI_RBUF_SIZE)) == NULL)
+        return -ENOMEM;
+    int fd;
+    do
+        fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return -errno;
+    if (fd <= 2) {
+        /* A handler closed one of 0-2: a connection there would receive
+         * whatever still writes to stdout or stderr. */
+        int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        int e = errno;
+        close(fd);
+        if (high < 0)
+            return -e;
+        fd = high;
+    }
+    struct sockaddr_storage sa;
+    socklen_t salen = sizeof(sa);
+    if (getsockname(fd, (struct sockaddr *)&sa, &salen) == 0 &&
+        (sa.ss_family == AF_INET || sa.ss_family == AF_INET6)) {
+        int one = 1; /* small responses must not wait for Nagle */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    c->fd = fd;
+    c->rpos = c->rlen = 0;
+    c->err = 0;
+    c->why = NULL;
+    lf_fcgi_parser_init(&c->parser);
+    conn_forget_request(c);
+    return 0;
+}
+
+void lf_fcgi_conn_close(lf_fcgi_conn_t *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    c->rpos = c->rlen = 0;
+    conn_forget_request(c);
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const char *s = p;
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        s += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int conn_fail(lf_fcgi_conn_t *c, int err, const char *why)
+{
+    c->err = err;
+    c->why = why;
+    return -1;
+}
+
+/* Read more input (blocking).  1, 0 at the peer's close, -1 on error. */
+static int conn_fill(lf_fcgi_conn_t *c, int stop_on_eintr)
+{
+    if (c->rpos == c->rlen)
+        c->rpos = c->rlen = 0;
+    if (c->rlen == LF_FCGI_RBUF_SIZE) {
+        memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+        c->rlen -= c->rpos;
+        c->rpos = 0;
+    }
+    for (;;) {
+        ssize_t n = read(c->fd, c->rbuf + c->rlen, LF_FCGI_RBUF_SIZE - c->rlen);
+        if (n > 0) {
+            c->rlen += (size_t)n;
+            return 1;
+        }
+        if (n == 0)
+            return 0;
+        if (errno == EINTR && !(stop_on_eintr && c->interrupted && c->interrupted()))
+            continue;
+        return conn_fail(c, errno, NULL);
+    }
+}
+
+/* What conn_process stopped for. */
+enum {
+    CONN_NEED_INPUT,  /* the buffer is used up */
+    CONN_PARAMS_DONE, /* a request is ready */
+    CONN_STDIN,       /* *got bytes of STDIN went to dst */
+    CONN_STDIN_END,
+    CONN_ERROR,
+};
+
+/* A management record (id 0) is complete. */
+static int conn_management(lf_fcgi_conn_t *c, int type)
+{
+    unsigned char rec[16];
+    if (type == FCGI_GET_VALUES) {
+        const char *why;
+        lf_buf_t reply = {0};
+        int rc = lf_fcgi_get_values_result(c->mgmt.data, c->mgmt.len, c->max_conns, &reply, &why);
+        if (rc == 0 && write_all(c->fd, reply.data, reply.len) != 0)
+            rc = conn_fail(c, errno, NULL);
+        else if (rc != 0)
+            conn_fail(c, -1, why);
+        lf_buf_free(&reply);
+        return rc;
+    }
+    lf_fcgi_unknown_type(rec, type);
+    return write_all(c->fd, rec, sizeof(rec)) == 0 ? 0 : conn_fail(c, errno, NULL);
+}
+
+/* A BEGIN_REQUEST record is complete. */
+static int conn_begin(lf_fcgi_conn_t *c, unsigned id)
+{
+    unsigned char rec[16];
+    if (id == FCGI_NULL_REQUEST_ID)
+        return conn_fail(c, -1, "FCGI_BEGIN_REQUEST with request id 0");
+    if (c->begin_got < 8)
+        return conn_fail(c, -1, "FCGI_BEGIN_REQUEST shorter than 8 bytes");
+    int role = c->begin[0] << 8 | c->begin[1];
+    if (c->begin_busy) {
+        /* nginx and Apache never multiplex; say so, as the spec asks. */
+        lf_fcgi_end_request(rec, id, FCGI_CANT_MPX_CONN);
+    } else if (role != FCGI_RESPONDER) {
+        lf_fcgi_end_request(rec, id, FCGI_UNKNOWN_ROLE);
+    } else {
+        conn_forget_request(c);
+        c->id = id;
+        c->keep_conn = (c->begin[2] & FCGI_KEEP_CONN) != 0;
+        return 0;
+    }
+    return write_all(c->fd, rec, sizeof(rec)) == 0 ? 0 : conn_fail(c, errno, NULL);
+}
+
+/* Parse buffered input, acting on records, until something the caller
+ * asked for happens: a request's params complete (want_stdin 0), or STDIN
+ * bytes into dst (want_stdin 1). */
+static int conn_process(lf_fcgi_conn_t *c, int want_stdin, char *dst, size_t room, size_t *got)
+{
+    lf_fcgi_parser_t *p = &c->parser;
+    while (c->rpos < c->rlen || (p->in_record && p->content_left == 0 && p->padding_left == 0)) {
+        size_t avail = c->rlen - c->rpos;
+        int mine = p->in_record && p->id == c->id && c->id != 0;
+        if (want_stdin && mine && p->type == FCGI_STDIN && avail > room)
+            avail = room;
+        lf_fcgi_ev_t ev;
+        c->rpos += lf_fcgi_parse(p, c->rbuf + c->rpos, avail, &ev);
+        switch (ev.kind) {
+        case LF_FCGI_NEED_MORE:
+            break;
+        case LF_FCGI_BAD:
+            return conn_fail(c, -1, "a record of an unknown FastCGI version"), CONN_ERROR;
+        case LF_FCGI_RECORD:
+            if (ev.id == FCGI_NULL_REQUEST_ID && ev.type != FCGI_BEGIN_REQUEST) {
+                lf_buf_reset(&c->mgmt);
+            } else if (ev.type == FCGI_BEGIN_REQUEST) {
+                c->begin_got = 0;
+                c->begin_id = ev.id;
+                c->begin_busy = c->id != 0;
+            }
+            break;
+        case LF_FCGI_CONTENT:
+            if (ev.id == FCGI_NULL_REQUEST_ID && ev.type != FCGI_BEGIN_REQUEST) {
+                if (ev.type == FCGI_GET_VALUES && lf_buf_append(&c->mgmt, ev.data, ev.length) != 0)
+                    return conn_fail(c, ENOMEM, NULL), CONN_ERROR;
+            } else if (ev.type == FCGI_BEGIN_REQUEST) {
+                for (unsigned i = 0; i < ev.length && c->begin_got < 8; i++)
+                    c->begin[c->begin_got++] = (unsigned char)ev.data[i];
+            } else if (ev.id == c->id && c->id != 0) {
+                if (ev.type == FCGI_PARAMS && !c->params_done) {
+                    const char *why;
+                    if (lf_fcgi_params_add(&c->params, ev.data, ev.length, &why) != 0)
+                        return conn_fail(c, -1, why), CONN_ERROR;
+                } else if (ev.type == FCGI_STDIN && c->params_done && !c->stdin_done) {
+                    if (want_stdin) {
+                        memcpy(dst, ev.data, ev.length);
+                        *got = ev.length;
+                        return CONN_STDIN;
+                    }
+                    /* STDIN while params are read: out of order. */
+                    return conn_fail(c, -1, "FCGI_STDIN before the end of FCGI_PARAMS"), CONN_ERROR;
+                }
+            }
+            break; /* records of other ids and types are skipped */
+        case LF_FCGI_RECORD_END:
+            if (ev.id == FCGI_NULL_REQUEST_ID && ev.type != FCGI_BEGIN_REQUEST) {
+                if (conn_management(c, ev.type) != 0)
+                    return CONN_ERROR;
+            } else if (ev.type == FCGI_BEGIN_REQUEST) {
+                if (conn_begin(c, ev.id) != 0)
+                    return CONN_ERROR;
+            } else if (ev.id == c->id && c->id != 0) {
+                if (ev.type == FCGI_ABORT_REQUEST) {
+                    c->aborted = 1;
+                    if (!c->params_done) {
+                        /* Not started: it ends here, answered. */
+                        unsigned char rec[16];
+                        lf_fcgi_end_request(rec, c->id, FCGI_REQUEST_COMPLETE);
+                        conn_forget_request(c);
+                        if (write_all(c->fd, rec, sizeof(rec)) != 0)
+                            return conn_fail(c, errno, NULL), CONN_ERROR;
+                    } else if (want_stdin) {
+                        return CONN_STDIN_END;
+                    }
+                } else if (ev.type == FCGI_PARAMS && ev.length == 0 && !c->params_done) {
+                    const char *why;
+                    if (lf_fcgi_params_decode(&c->params, &why) != 0)
+                        return conn_fail(c, -1, why), CONN_ERROR;
+                    c->params_done = 1;
+                    if (!want_stdin)
+                        return CONN_PARAMS_DONE;
+                } else if (ev.type == FCGI_STDIN && ev.length == 0 && c->params_done) {
+                    c->stdin_done = 1;
+                    if (want_stdin)
+                        return CONN_STDIN_END;
+                }
+            }
+            break;
+        }
+    }
+    return CONN_NEED_INPUT;
+}
+
+int lf_fcgi_conn_read_request(lf_fcgi_conn_t *c)
+{
+    if (c->fd < 0)
+        return conn_fail(c, EBADF, NULL);
+    for (;;) {
+        int rc = conn_process(c, 0, NULL, 0, NULL);
+        if (rc == CONN_PARAMS_DONE)
+            return 1;
+        if (rc == CONN_ERROR)
+            return -1;
+        int filled = conn_fill(c, 0);
+        if (filled < 0)
+            return -1;
+        if (filled == 0) {
+            /* A close between records and requests is the normal end. */
+            if (c->id == 0 && !c->parser.in_record && c->parser.hdr_got == 0)
+                return 0;
+            return conn_fail(c, -1, "the web server closed the connection in the middle of a request");
+        }
+    }
+}
+
+long lf_fcgi_conn_read_stdin(lf_fcgi_conn_t *c, char *dst, size_t room)
+{
+    if (c->fd < 0 || c->err)
+        return -1;
+    if (c->aborted)
+        return conn_fail(c, ECONNABORTED, NULL);
+    if (c->stdin_done || room == 0)
+        return 0;
+    for (;;) {
+        size_t got = 0;
+        int rc = conn_process(c, 1, dst, room, &got);
+        if (rc == CONN_STDIN)
+            return (long)got;
+        if (rc == CONN_STDIN_END)
+            return c->aborted ? conn_fail(c, ECONNABORTED, NULL) : 0;
+        if (rc == CONN_ERROR)
+            return -1;
+        int filled = conn_fill(c, 1);
+        if (filled < 0)
+            return -1;
+        if (filled == 0)
+            return conn_fail(c, ECONNRESET, "the web server closed the connection before the end of the request body");
+    }
+}
+
+int lf_fcgi_conn_drain_stdin(lf_fcgi_conn_t *c)
+{
+    char chunk[8192];
+    long n;
+    while ((n = lf_fcgi_conn_read_stdin(c, chunk, sizeof(chunk))) > 0)
+        ;
+    return n == 0 ? 0 : -1;
+}
+
+void lf_fcgi_conn_end_request(lf_fcgi_conn_t *c)
+{
+    conn_forget_request(c);
+}
+
+void lf_fcgi_out_begin(lf_fcgi_out_t *o, const lf_fcgi_conn_t *c)
+{
+    o->n = 0;
+    o->fd = c->fd;
+    o->id = c->id;
+    o->failed = 0;
+}
+
+static int writev_all(int fd, struct iovec *iov, int n)
+{
+    while (n > 0) {
+        ssize_t w = writev(fd, iov, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        while (n > 0 && (size_t)w >= iov->iov_len) {
+            w -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + w;
+            iov->iov_len -= (size_t)w;
+        }
+    }
+    return 0;
+}
+
+int lf_fcgi_out_flush(lf_fcgi_out_t *o)
+{
+    if (o->n > 0 && !o->failed && writev_all(o->fd, o->iov, o->n) != 0)
+        o->failed = errno ? errno : EIO;
+    o->n = 0;
+    return o->failed;
+}
+
+/* One record: header, then content (which must outlive the batch). */
+static void out_record(lf_fcgi_out_t *o, int type, const void *p, size_t len)
+{
+    if (o->n + 2 > LF_FCGI_IOV_BATCH)
+        lf_fcgi_out_flush(o);
+    unsigned char *h = o->hdr[o->n];
+    lf_fcgi_header(h, type, o->id, (unsigned)len);
+    o->iov[o->n++] = (struct iovec){.iov_base = h, .iov_len = FCGI_HEADER_LEN};
+    if (len > 0)
+        o->iov[o->n++] = (struct iovec){.iov_base = (void *)p, .iov_len = len};
+}
+
+void lf_fcgi_out_stdout(lf_fcgi_out_t *o, const char *p, size_t len)
+{
+    while (len > 0) {
+        size_t chunk = len < FCGI_MAX_LENGTH ? len : FCGI_MAX_LENGTH;
+        out_record(o, FCGI_STDOUT, p, chunk);
+        p += chunk;
+        len -= chunk;
+    }
+}
+
+void lf_fcgi_out_end_request(lf_fcgi_out_t *o)
+{
+    out_record(o, FCGI_STDOUT, NULL, 0);
+    if (o->n + 1 > LF_FCGI_IOV_BATCH)
+        lf_fcgi_out_flush(o);
+    lf_fcgi_end_request(o->end, o->id, FCGI_REQUEST_COMPLETE);
+    o->iov[o->n++] = (struct iovec){.iov_base = o->end, .iov_len = sizeof(o->end)};
+}

@@ -1,0 +1,2 @@
+ngx.say("inside")
+end, error("boom"), function(...)
