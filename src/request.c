@@ -367,6 +367,20 @@ static void request_exit(lf_request_t *r)
         r->status = code;
 }
 
+/* The request ends before its handler did: status when nothing has left
+ * the worker yet (what it buffered is dropped), else the response is cut. */
+static void request_end_early(lf_request_t *r, int status)
+{
+    if (r->eof)
+        return;
+    if (!r->headers_written) {
+        lf_buf_reset(&r->out);
+        lf_request_error_page(r, status);
+    } else {
+        r->aborted = 1;
+    }
+}
+
 /* The handler was stopped (the message and traceback at the top of L,
  * popped): log where it was; status when nothing has left the worker yet
  * (what it buffered is dropped), else the response is cut. */
@@ -376,14 +390,7 @@ static void request_stopped(lf_request_t *r, lua_State *L, int status)
     lf_log(LF_LOG_ERR, "lua entry thread aborted: %s, %s", lua_tostring(L, -1),
            lf_request_log_text(r, where, sizeof(where)));
     lua_pop(L, 1);
-    if (r->eof)
-        return;
-    if (!r->headers_written) {
-        lf_buf_reset(&r->out);
-        lf_request_error_page(r, status);
-    } else {
-        r->aborted = 1;
-    }
+    request_end_early(r, status);
 }
 
 /* The handler ran past --request-timeout: 504. */
@@ -561,14 +568,7 @@ static void request_internal_error(lf_request_t *r, lua_State *L)
            lua_isstring(L, -1) ? lua_tostring(L, -1) : "(no message)",
            lf_request_log_text(r, where, sizeof(where)));
     lua_pop(L, 1);
-    if (r->eof)
-        return;
-    if (!r->headers_written) {
-        lf_buf_reset(&r->out);
-        lf_request_error_page(r, 500);
-    } else {
-        r->aborted = 1;
-    }
+    request_end_early(r, 500);
 }
 
 void lf_request_serve(lf_fcgi_conn_t *conn, lf_vm_t *vm, const lf_conf_t *conf,
