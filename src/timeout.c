@@ -15,11 +15,14 @@
  *     trace or C code (a compiled `while true do end`, os.execute, an FFI
  *     call), so the signal handler itself answers: a complete FastCGI 504
  *     (or, after output, the record that cuts the response), a log line,
- *     all prebuilt when the request was armed and written with write(2),
- *     then _exit(LF_EXIT_TIMEOUT); the master forks a replacement.
+ *     all prebuilt when the request was armed and written with write(2)
+ *     on the connection made non-blocking (a web server that stopped
+ *     reading must not hold the exit up), then _exit(LF_EXIT_TIMEOUT);
+ *     the master forks a replacement.
  *
  * Everything the handler touches is async-signal-safe: flags, prebuilt
- * bytes, write, shutdown, poll, read, clock_gettime, nanosleep, _exit. */
+ * bytes, fcntl, write, shutdown, poll, read, clock_gettime, nanosleep,
+ * _exit. */
 #include "config.h"
 
 #include <errno.h>
@@ -151,6 +154,11 @@ static void timeout_hard(void)
         write_all(lf_log_fd(), hard_line, hard_line_len);
     }
     if (fd >= 0) {
+        /* A web server that stopped reading (its socket buffer full)
+         * must not keep us here: what does not fit is dropped. */
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0)
+            fcntl(fd, F_SETFL, fl | O_NONBLOCK);
         if (!t.sending) {
             write_all(fd, resp504, resp504_len);
         } else if (!t.complete) {
