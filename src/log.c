@@ -8,11 +8,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdutil.h"
 #include "log.h"
 
 int lf_log_level = LF_LOG_NOTICE;
 
+/* Until lf_log_open: stderr itself.  Then always a descriptor of our own,
+ * >= 3, even for "stderr" (a dup of it): a handler that closes fd 2 must
+ * not take the log with it, nor let a new connection receive its lines. */
 static int log_fd = STDERR_FILENO;
+static int log_own;                    /* log_fd is ours to close */
 static char log_path[4096];
 static unsigned long long log_request; /* current request number, 0 = none */
 
@@ -41,24 +46,43 @@ const char *lf_log_level_name(int level)
 /* Open the log file (or "stderr"); errors go into errbuf, not the log. */
 int lf_log_open(const char *path, char *errbuf, size_t errlen)
 {
-    if (path == NULL || strcmp(path, "stderr") == 0) {
-        log_path[0] = '\0';
-        log_fd = STDERR_FILENO;
-        return 0;
+    int fd;
+    int to_stderr = path == NULL || strcmp(path, "stderr") == 0;
+    if (to_stderr) {
+        fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0) {
+            snprintf(errbuf, errlen, "fcntl(2, F_DUPFD_CLOEXEC) of stderr for the error log failed (%d: %s)",
+                     errno, strerror(errno));
+            return -1;
+        }
+    } else {
+        if (strlen(path) >= sizeof(log_path)) {
+            snprintf(errbuf, errlen, "error log path too long: %s", path);
+            return -1;
+        }
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            snprintf(errbuf, errlen, "open(\"%s\") failed (%d: %s)", path, errno, strerror(errno));
+            return -1;
+        }
+        /* A reopen after a handler closed fd 2 would land there. */
+        int hi = lf_fd_above_stdio(fd);
+        if (hi < 0) {
+            snprintf(errbuf, errlen, "fcntl(F_DUPFD) of the error log \"%s\" failed (%d: %s)", path,
+                     errno, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        fd = hi;
     }
-    if (strlen(path) >= sizeof(log_path)) {
-        snprintf(errbuf, errlen, "error log path too long: %s", path);
-        return -1;
-    }
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        snprintf(errbuf, errlen, "open(\"%s\") failed (%d: %s)", path, errno, strerror(errno));
-        return -1;
-    }
-    if (log_fd != STDERR_FILENO)
+    if (log_own)
         close(log_fd);
     log_fd = fd;
-    memcpy(log_path, path, strlen(path) + 1);
+    log_own = 1;
+    if (to_stderr)
+        log_path[0] = '\0';
+    else
+        memcpy(log_path, path, strlen(path) + 1);
     return 0;
 }
 

@@ -38,6 +38,7 @@
 
 #include <lauxlib.h>
 
+#include "fdutil.h"
 #include "log.h"
 #include "sandbox.h"
 #include "scoreboard.h"
@@ -242,7 +243,10 @@ static void timeout_on_alarm(int signo)
 static void slowlog_write(lf_request_t *r, const char *where)
 {
     if (slowlog_fd < 0 && r->conf->slowlog) {
-        slowlog_fd = open(r->conf->slowlog, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        int fd = open(r->conf->slowlog, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        slowlog_fd = lf_fd_above_stdio(fd);
+        if (slowlog_fd < 0 && fd >= 0)
+            close(fd);
         if (slowlog_fd < 0)
             lf_log_errno(LF_LOG_ERR, errno, "cannot open --slowlog \"%s\"", r->conf->slowlog);
     }

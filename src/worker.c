@@ -22,6 +22,7 @@
 
 #include <fcgiapp.h>
 
+#include "fdutil.h"
 #include "log.h"
 #include "request.h"
 #include "scoreboard.h"
@@ -174,6 +175,17 @@ static void worker_serve_slot(lf_slot_t *s, lf_vm_t **vmp, const lf_worker_args_
         return;
     }
     if (!was_open) {
+        /* A handler that closed fd 0-2 freed a low number: the connection
+         * must not be where stdout and stderr writes go. */
+        int fd = lf_fd_above_stdio(slot_fd(s));
+        if (fd < 0) {
+            lf_log_errno(LF_LOG_ALERT, errno, "fcntl(F_DUPFD) of a new connection failed");
+            FCGX_Free(&s->req, 1);
+            in_request = 0;
+            s->last_used = 0;
+            return;
+        }
+        s->req.ipcFd = fd;
         /* A child a handler starts (os.execute("cmd &")) must not hold
          * the connection open: nginx would wait for its end. */
         fcntl(slot_fd(s), F_SETFD, FD_CLOEXEC);
