@@ -136,7 +136,8 @@ void lf_log_escape(char *dst, size_t dstlen, const char *src, size_t srclen)
     dst[o] = '\0';
 }
 
-void lf_log_vwrite(int level, int err, const char *fmt, va_list ap)
+/* One line: the message, errno's text when err, then suffix (or none). */
+static void log_line(int level, int err, const char *suffix, const char *fmt, va_list ap)
 {
     char line[8192];
     size_t n, cap = sizeof(line) - 2; /* room for "\n" and NUL */
@@ -163,6 +164,11 @@ void lf_log_vwrite(int level, int err, const char *fmt, va_list ap)
         if (w > 0)
             n += (size_t)w < cap - n ? (size_t)w : cap - n - 1;
     }
+    if (suffix && n < cap) {
+        w = snprintf(line + n, cap - n, "%s", suffix);
+        if (w > 0)
+            n += (size_t)w < cap - n ? (size_t)w : cap - n - 1;
+    }
     line[n++] = '\n';
     /* A short write to a log has nowhere better to be reported. */
     ssize_t r;
@@ -170,6 +176,44 @@ void lf_log_vwrite(int level, int err, const char *fmt, va_list ap)
         r = write(log_fd, line, n);
     while (r < 0 && errno == EINTR);
     errno = saved_errno;
+}
+
+void lf_log_vwrite(int level, int err, const char *fmt, va_list ap)
+{
+    log_line(level, err, NULL, fmt, ap);
+}
+
+int lf_log_limit_due(lf_log_limit_t *lim, double secs, double now, unsigned long *skipped)
+{
+    *skipped = 0;
+    if (lim->written && now - lim->last < secs) {
+        lim->skipped++;
+        return 0;
+    }
+    *skipped = lim->skipped;
+    lim->skipped = 0;
+    lim->written = 1;
+    lim->last = now;
+    return 1;
+}
+
+void lf_log_limited(lf_log_limit_t *lim, double secs, int level, int err, const char *fmt, ...)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    double since = now - lim->last;
+    unsigned long skipped;
+    if (!lf_log_limit_due(lim, secs, now, &skipped))
+        return;
+    char suffix[96] = "";
+    if (skipped > 0)
+        snprintf(suffix, sizeof(suffix), " (%lu similar line%s in the last %.1f s not logged)",
+                 skipped, skipped == 1 ? "" : "s", since);
+    va_list ap;
+    va_start(ap, fmt);
+    log_line(level, err, suffix, fmt, ap);
+    va_end(ap);
 }
 
 void lf_log_write(int level, int err, const char *fmt, ...)

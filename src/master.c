@@ -166,7 +166,8 @@ static void master_spawn(lf_master_t *m, lf_child_t *c, const lf_conf_t *conf,
     double now = now_mono();
     c->sb_slot = lf_sb_claim(0, c->id, c->gen);
     if (c->sb_slot < 0)
-        lf_log(LF_LOG_WARN, "the scoreboard is full: worker %d will not show on the status page", c->id);
+        lf_log_every(LF_LOG_REPEAT_SECS, LF_LOG_WARN, 0,
+                     "the scoreboard is full: worker %d will not show on the status page", c->id);
     pid_t pid = fork();
     if (pid == 0) {
         close(sig_pipe[0]);
@@ -187,7 +188,8 @@ static void master_spawn(lf_master_t *m, lf_child_t *c, const lf_conf_t *conf,
     c->started = now;
     c->ready = 0;
     if (pid < 0) {
-        lf_log_errno(LF_LOG_ALERT, err, "fork() of worker %d failed", c->id);
+        /* Retried with back-off, for every worker: one line now and then. */
+        lf_log_every(LF_LOG_REPEAT_SECS, LF_LOG_ALERT, err, "fork() of worker %d failed", c->id);
         lf_sb_release(c->sb_slot);
         c->sb_slot = -1;
         c->pid = 0;
@@ -628,7 +630,7 @@ int lf_master_run(lf_conf_t *conf, lf_listen_t *listen, lf_root_t *root)
         };
         int rc = poll(pfd, 2, timeout);
         if (rc < 0 && errno != EINTR) {
-            lf_log_errno(LF_LOG_ALERT, errno, "poll() failed");
+            lf_log_every(LF_LOG_REPEAT_SECS, LF_LOG_ALERT, errno, "poll() failed");
             continue;
         }
         if (rc > 0 && pfd[1].revents)

@@ -245,10 +245,13 @@ static void slowlog_write(lf_request_t *r, const char *where)
     if (slowlog_fd < 0 && r->conf->slowlog) {
         int fd = open(r->conf->slowlog, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         slowlog_fd = lf_fd_above_stdio(fd);
-        if (slowlog_fd < 0 && fd >= 0)
-            close(fd);
-        if (slowlog_fd < 0)
-            lf_log_errno(LF_LOG_ERR, errno, "cannot open --slowlog \"%s\"", r->conf->slowlog);
+        if (slowlog_fd < 0) {
+            int err = errno;
+            if (fd >= 0)
+                close(fd);
+            lf_log_every(LF_LOG_REPEAT_SECS, LF_LOG_ERR, err, "cannot open --slowlog \"%s\"",
+                         r->conf->slowlog);
+        }
     }
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -463,7 +466,8 @@ void lf_timeout_arm(lf_request_t *r)
         it.it_value.tv_usec = 1;
     if (setitimer(ITIMER_REAL, &it, NULL) != 0) {
         t.armed = 0;
-        lf_log_errno(LF_LOG_ALERT, errno, "setitimer() failed: no --request-timeout for this request");
+        lf_log_every(LF_LOG_REPEAT_SECS, LF_LOG_ALERT, errno,
+                     "setitimer() failed: no --request-timeout for this request");
     }
 }
 
