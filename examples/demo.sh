@@ -5,12 +5,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
+for port in 8080 9000; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        echo "demo.sh: 127.0.0.1:$port is in use; the demo needs ports 8080 and 9000" >&2
+        exit 1
+    fi
+done
 bash tests/install-deps.sh
-if [ ! -x ./luafpm ]; then
-    [ -x ./configure ] || ./autogen.sh >/dev/null
-    [ -f Makefile ] || ./configure -q
-    make -j2 >/dev/null
-fi
+# Built out of tree in _build/demo, as tests/run.sh builds in _build/
+# (configure refuses a build directory once the source tree itself is
+# configured); a tree already configured in place is built in place.
+[ -x ./configure ] || ./autogen.sh >/dev/null
+build=$top/_build/demo
+[ -f config.status ] && build=$top
+mkdir -p "$build"
+[ -f "$build/Makefile" ] || (cd "$build" && "$top/configure" -q)
+make -C "$build" -j2 >/dev/null
 prefix=$(mktemp -d "${TMPDIR:-/tmp}/luafpm-demo.XXXXXX")
 mkdir -p "$prefix/logs"
 user=""
@@ -18,7 +28,7 @@ user=""
 { echo "$user"; sed -e "s|@ROOT@|$top/examples/app|g" -e "s|@PREFIX@|$prefix|g" \
     -e "s|@UPSTREAM@|127.0.0.1:9000|g" examples/nginx.conf; } >"$prefix/nginx.conf"
 
-./luafpm --listen 127.0.0.1:9000 --workers 2 --root "$top/examples/app" \
+"$build/luafpm" --listen 127.0.0.1:9000 --workers 2 --root "$top/examples/app" \
     --lua-path "$top/examples/app/lib/?.lua" --error-log "$prefix/luafpm.log" &
 lf_pid=$!
 nginx=$(command -v nginx || echo /usr/sbin/nginx)

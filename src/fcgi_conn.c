@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fcgi_conn.h"
+#include "fdutil.h"
 
 void lf_fcgi_conn_init(lf_fcgi_conn_t *c, unsigned max_conns)
 {
@@ -46,16 +47,15 @@ int lf_fcgi_conn_accept(lf_fcgi_conn_t *c, int listen_fd)
     while (fd < 0 && errno == EINTR);
     if (fd < 0)
         return -errno;
-    if (fd <= 2) {
-        /* A handler closed one of 0-2: a connection there would receive
-         * whatever still writes to stdout or stderr. */
-        int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    /* A handler closed one of 0-2: a connection there would receive
+     * whatever still writes to stdout or stderr. */
+    int high = lf_fd_above_stdio(fd);
+    if (high < 0) {
         int e = errno;
         close(fd);
-        if (high < 0)
-            return -e;
-        fd = high;
+        return -e;
     }
+    fd = high;
     struct sockaddr_storage sa;
     socklen_t salen = sizeof(sa);
     if (getsockname(fd, (struct sockaddr *)&sa, &salen) == 0 &&

@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fdutil.h"
 #include "listen.h"
 
 /* Is fd a socket in the listening state (spawn-fcgi hands one over)? */
@@ -40,6 +41,20 @@ static int set_flags(int fd, char *errbuf, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+/* A new socket, never on 0-2 (an --init script may have closed them
+ * before a reload opens a new address). */
+static int listen_socket(int domain)
+{
+    int fd = socket(domain, SOCK_STREAM, 0);
+    int hi = lf_fd_above_stdio(fd);
+    if (hi < 0 && fd >= 0) {
+        int err = errno;
+        close(fd);
+        errno = err;
+    }
+    return hi;
 }
 
 static int adopt_fd(lf_listen_t *ls, int fd, char *errbuf, size_t errlen)
@@ -101,7 +116,7 @@ static int open_unix(lf_listen_t *ls, const char *path, int backlog, char *errbu
             return -1;
         }
     }
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    int fd = listen_socket(AF_UNIX);
     if (fd < 0) {
         snprintf(errbuf, errlen, "socket(AF_UNIX) failed (%d: %s)", errno, strerror(errno));
         return -1;
@@ -172,7 +187,7 @@ static int open_tcp(lf_listen_t *ls, const char *addr, int backlog, char *errbuf
         snprintf(errbuf, errlen, "cannot resolve listen address \"%s\" (%s)", addr, gai_strerror(gai));
         return -1;
     }
-    int fd = socket(res->ai_family, SOCK_STREAM, 0);
+    int fd = listen_socket(res->ai_family);
     if (fd < 0) {
         snprintf(errbuf, errlen, "socket() for \"%s\" failed (%d: %s)", addr, errno, strerror(errno));
         freeaddrinfo(res);

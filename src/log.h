@@ -32,8 +32,36 @@ extern int lf_log_level;
             lf_log_write((level), (err), __VA_ARGS__);                         \
     } while (0)
 
+/* The interval luafpm's own repeating error paths use with lf_log_every. */
+#define LF_LOG_REPEAT_SECS 10.0
+
+/* For an error path that can repeat in a tight loop (a failing accept,
+ * fork, ...): at most one line every `secs` seconds from this call site.
+ * The first one is written at once; those that come sooner after it are
+ * counted, not written, and the next line written from the site ends with
+ * " (N similar lines in the last T s not logged)".  A count is written
+ * only with a later line from the site.  err as in lf_log_errno (0 =
+ * none); the level is tested first, as in lf_log. */
+#define lf_log_every(secs, level, err, ...)                                    \
+    do {                                                                       \
+        static lf_log_limit_t lf_log_site_;                                    \
+        if ((level) <= lf_log_level)                                           \
+            lf_log_limited(&lf_log_site_, (secs), (level), (err), __VA_ARGS__); \
+    } while (0)
+
+typedef struct {
+    int written;            /* a line went out from this site */
+    double last;            /* when (CLOCK_MONOTONIC, seconds) */
+    unsigned long skipped;  /* lines counted since */
+} lf_log_limit_t;
+
 void lf_log_write(int level, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+void lf_log_limited(lf_log_limit_t *lim, double secs, int level, int err, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* lf_log_every's decision at time now: 1 when a line is due (*skipped =
+ * how many were left out before it), 0 when this one is only counted. */
+int lf_log_limit_due(lf_log_limit_t *lim, double secs, double now, unsigned long *skipped);
 void lf_log_vwrite(int level, int err, const char *fmt, va_list ap);
 int lf_log_open(const char *path, char *errbuf, size_t errlen);
 int lf_log_reopen(void);

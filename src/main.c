@@ -1,4 +1,5 @@
-/* main.c - start-up in one visible order: options (--lint stops there),
+/* main.c - start-up in one visible order: fds 0-2 (/dev/null where
+ * closed), options (--lint stops there),
  * log, root, user (and -t stops there), pid file check, socket, pid file,
  * privilege drop, then the master (or, with --workers 0, a single serving
  * process). */
@@ -13,6 +14,7 @@
 
 #include "check.h"
 #include "conf.h"
+#include "fdutil.h"
 #include "lint.h"
 #include "listen.h"
 #include "log.h"
@@ -49,6 +51,11 @@ int main(int argc, char **argv)
     lf_priv_t priv;
     char err[1024];
 
+    /* Before anything opens a descriptor: none of ours may become 0-2. */
+    if (lf_fd_stdio_init() != 0) {
+        perror("luafpm: open(\"/dev/null\") for a closed descriptor 0-2 failed");
+        return 1;
+    }
     if (lf_conf_load(&conf, argc, argv, err, sizeof(err)) != 0) {
         fprintf(stderr, "luafpm: %s\nTry 'luafpm --help' for more information.\n", err);
         return 1;

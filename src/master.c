@@ -166,7 +166,8 @@ static void master_spawn(lf_master_t *m, lf_child_t *c, const lf_conf_t *conf,
     double now = now_mono();
     c->sb_slot = lf_sb_claim(0, c->id, c->gen);
     if (c->sb_slot < 0)
-        lf_log(LF_LOG_WARN, "the scoreboard is full: worker %d will not show on the status page", c->id);
+        lf_log_every(LF_LOG_REPEAT_SECS, LF_LOG_WARN, 0,
+                     "the scoreboard is full: worker %d will not show on the status page", c->id);
     pid_t pid = fork();
     if (pid == 0) {
         close(sig_pipe[0]);
@@ -187,7 +188,8 @@ static void master_spawn(lf_master_t *m, lf_child_t *c, const lf_conf_t *conf,
     c->started = now;
     c->ready = 0;
     if (pid < 0) {
-        lf_log_errno(LF_LOG_ALERT, err, "fork() of worker %d failed", c->id);
+        /* Retried with back-off, for every worker: one line now and then. */
+        lf_log_every(LF_LOG_REPEAT_SECS, LF_LOG_ALERT, err, "fork() of worker %d failed", c->id);
         lf_sb_release(c->sb_slot);
         c->sb_slot = -1;
         c->pid = 0;
@@ -425,6 +427,29 @@ static void master_read_ready(lf_master_t *m)
     master_reload_finish(m);
 }
 
+/* What worker slot `slot` was doing when it died: the request it was
+ * in, escaped, as ` in request "GET /uri" (script /path)` into buf (empty
+ * when it was not in one); *served says whether it had begun serving. */
+static void master_last_request(int slot, char *buf, size_t len, int *served)
+{
+    buf[0] = '\0';
+    *served = 0;
+    if (slot < 0)
+        return;
+    lf_sb_slot_t s;
+    lf_sb_read(slot, &s);
+    *served = s.requests > 0 || s.state == LF_SB_BUSY;
+    if (s.state != LF_SB_BUSY)
+        return;
+    char method[4 * sizeof(s.method) + 1], uri[4 * sizeof(s.uri) + 1];
+    char script[4 * sizeof(s.script) + 1];
+    lf_log_escape(method, sizeof(method), s.method, strnlen(s.method, sizeof(s.method)));
+    lf_log_escape(uri, sizeof(uri), s.uri, strnlen(s.uri, sizeof(s.uri)));
+    lf_log_escape(script, sizeof(script), s.script, strnlen(s.script, sizeof(s.script)));
+    snprintf(buf, len, " in request \"%s %s\" (script %s)", method[0] ? method : "-",
+             uri[0] ? uri : "-", script[0] ? script : "-");
+}
+
 /* Reap every dead worker; log how it died and plan its respawn. */
 static void master_reap(lf_master_t *m)
 {
@@ -441,25 +466,26 @@ static void master_reap(lf_master_t *m)
             continue;
         int expected = m->state != MASTER_RUNNING || c->retiring;
         double now = now_mono();
-        int failed = 1, fatal = 0;
-        char how[96];
+        int failed = 1, fatal = 0, served;
+        char how[96], in[2600];
+        master_last_request(c->sb_slot, in, sizeof(in), &served);
         if (WIFSIGNALED(status)) {
             int sig = WTERMSIG(status);
             snprintf(how, sizeof(how), "killed by signal %d (%s)%s", sig, signal_name(sig),
                      WCOREDUMP(status) ? ", core dumped" : "");
-            lf_log(expected ? LF_LOG_NOTICE : LF_LOG_ALERT, "worker %d (pid %ld) %s", c->id,
-                   (long)pid, how);
+            lf_log(expected ? LF_LOG_NOTICE : LF_LOG_ALERT, "worker %d (pid %ld) %s%s", c->id,
+                   (long)pid, how, in);
         } else {
             int code = WEXITSTATUS(status);
             failed = code != 0 && code != LF_EXIT_TIMEOUT;
             fatal = code == LF_EXIT_FATAL;
             snprintf(how, sizeof(how), "exited with code %d", code);
             if (code == LF_EXIT_TIMEOUT)
-                lf_log(LF_LOG_ERR, "worker %d (pid %ld) %s: its request ran past --request-timeout, replacing it",
-                       c->id, (long)pid, how);
+                lf_log(LF_LOG_ERR, "worker %d (pid %ld) %s%s: its request ran past --request-timeout, replacing it",
+                       c->id, (long)pid, how, in);
             else
-                lf_log(code ? LF_LOG_ALERT : LF_LOG_NOTICE, "worker %d (pid %ld) %s", c->id,
-                       (long)pid, how);
+                lf_log(code ? LF_LOG_ALERT : LF_LOG_NOTICE, "worker %d (pid %ld) %s%s", c->id,
+                       (long)pid, how, in);
         }
         c->pid = 0;
         lf_sb_release(c->sb_slot);
@@ -470,9 +496,12 @@ static void master_reap(lf_master_t *m)
             master_reload_abandon(m, why);
             continue;
         }
-        /* A worker that died young or could not start waits before the
-         * next try, doubling up to LF_BACKOFF_MAX: no tight crash loop. */
-        if (failed && (now - c->started < LF_STABLE_AFTER || fatal)) {
+        /* A worker that could not start, or died young before it served
+         * a request, waits before the next try, doubling up to
+         * LF_BACKOFF_MAX: no tight crash loop.  One that a request killed
+         * is replaced at once (a stream of such requests must not keep
+         * the pool down). */
+        if (failed && (fatal || (!served && now - c->started < LF_STABLE_AFTER))) {
             c->backoff = c->backoff ? c->backoff * 2 : LF_BACKOFF_MIN;
             if (c->backoff > LF_BACKOFF_MAX)
                 c->backoff = LF_BACKOFF_MAX;
@@ -601,7 +630,7 @@ int lf_master_run(lf_conf_t *conf, lf_listen_t *listen, lf_root_t *root)
         };
         int rc = poll(pfd, 2, timeout);
         if (rc < 0 && errno != EINTR) {
-            lf_log_errno(LF_LOG_ALERT, errno, "poll() failed");
+            lf_log_every(LF_LOG_REPEAT_SECS, LF_LOG_ALERT, errno, "poll() failed");
             continue;
         }
         if (rc > 0 && pfd[1].revents)

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdutil.h"
 #include "log.h"
 #include "request.h"
 
@@ -55,6 +56,17 @@ static int body_spool_open(lf_request_t *r, char *err, size_t errlen)
         return -1;
     }
     int fd = mkostemp(spool_path, O_CLOEXEC);
+    if (fd >= 0) {
+        /* Not where a stray write to stdout or stderr would land. */
+        int high = lf_fd_above_stdio(fd);
+        if (high < 0) {
+            int e = errno;
+            close(fd);
+            unlink(spool_path);
+            errno = e;
+        }
+        fd = high;
+    }
     if (fd < 0) {
         snprintf(err, errlen, "cannot create a temporary file in \"%s\" for the request body (%d: %s)",
                  r->conf->tmp_dir, errno, strerror(errno));

@@ -15,11 +15,14 @@
  *     trace or C code (a compiled `while true do end`, os.execute, an FFI
  *     call), so the signal handler itself answers: a complete FastCGI 504
  *     (or, after output, the record that cuts the response), a log line,
- *     all prebuilt when the request was armed and written with write(2),
- *     then _exit(LF_EXIT_TIMEOUT); the master forks a replacement.
+ *     all prebuilt when the request was armed and written with write(2)
+ *     on the connection made non-blocking (a web server that stopped
+ *     reading must not hold the exit up), then _exit(LF_EXIT_TIMEOUT);
+ *     the master forks a replacement.
  *
  * Everything the handler touches is async-signal-safe: flags, prebuilt
- * bytes, write, shutdown, poll, read, clock_gettime, nanosleep, _exit. */
+ * bytes, fcntl, write, shutdown, poll, read, clock_gettime, nanosleep,
+ * _exit. */
 #include "config.h"
 
 #include <errno.h>
@@ -35,6 +38,7 @@
 
 #include <lauxlib.h>
 
+#include "fdutil.h"
 #include "log.h"
 #include "sandbox.h"
 #include "scoreboard.h"
@@ -151,6 +155,11 @@ static void timeout_hard(void)
         write_all(lf_log_fd(), hard_line, hard_line_len);
     }
     if (fd >= 0) {
+        /* A web server that stopped reading (its socket buffer full)
+         * must not keep us here: what does not fit is dropped. */
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0)
+            fcntl(fd, F_SETFL, fl | O_NONBLOCK);
         if (!t.sending) {
             write_all(fd, resp504, resp504_len);
         } else if (!t.complete) {
@@ -234,9 +243,15 @@ static void timeout_on_alarm(int signo)
 static void slowlog_write(lf_request_t *r, const char *where)
 {
     if (slowlog_fd < 0 && r->conf->slowlog) {
-        slowlog_fd = open(r->conf->slowlog, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-        if (slowlog_fd < 0)
-            lf_log_errno(LF_LOG_ERR, errno, "cannot open --slowlog \"%s\"", r->conf->slowlog);
+        int fd = open(r->conf->slowlog, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        slowlog_fd = lf_fd_above_stdio(fd);
+        if (slowlog_fd < 0) {
+            int err = errno;
+            if (fd >= 0)
+                close(fd);
+            lf_log_every(LF_LOG_REPEAT_SECS, LF_LOG_ERR, err, "cannot open --slowlog \"%s\"",
+                         r->conf->slowlog);
+        }
     }
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -445,7 +460,8 @@ void lf_timeout_arm(lf_request_t *r)
         it.it_value.tv_usec = 1;
     if (setitimer(ITIMER_REAL, &it, NULL) != 0) {
         t.armed = 0;
-        lf_log_errno(LF_LOG_ALERT, errno, "setitimer() failed: no --request-timeout for this request");
+        lf_log_every(LF_LOG_REPEAT_SECS, LF_LOG_ALERT, errno,
+                     "setitimer() failed: no --request-timeout for this request");
     }
 }
 

@@ -20,6 +20,7 @@
 #include <sys/prctl.h>
 #endif
 
+#include "fdutil.h"
 #include "log.h"
 #include "request.h"
 #include "scoreboard.h"
@@ -185,22 +186,11 @@ static int worker_accept_failed(int err, double *pause_until)
     case EOPNOTSUPP:
         lf_log_errno(LF_LOG_ALERT, err, "the listening socket is gone, the worker exits");
         return 1;
-    default: {
-        /* At most one line a second, saying how many it stands for. */
-        static double last_logged = -1;
-        static unsigned long repeats;
-        double now = worker_now();
-        if (last_logged < 0 || now - last_logged >= 1.0) {
-            lf_log_errno(LF_LOG_ERR, err, "FastCGI accept failed, accepting again in 100 ms "
-                         "(%lu more failures since the last such line)", repeats);
-            last_logged = now;
-            repeats = 0;
-        } else {
-            repeats++;
-        }
-        *pause_until = now + 0.1;
+    default:
+        lf_log_every(LF_LOG_REPEAT_SECS, LF_LOG_ERR, err,
+                     "FastCGI accept failed, accepting again in 100 ms");
+        *pause_until = worker_now() + 0.1;
         return 0;
-    }
     }
 }
 

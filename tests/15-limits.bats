@@ -54,6 +54,23 @@ status = [l for l in head.split("\r\n") if l.startswith("Status:")]
 print(status[0] if status else "Status: 200", "end" if ended else "no-end")
 print(out.split(b"\r\n\r\n", 1)[-1].decode().strip())
 EOF
+    # A FastCGI client that sends one GET and never reads the answer (a
+    # small receive buffer, the connection held for 30 s).
+    cat >"$WORK/stalled.py" <<'EOF'
+import socket, struct, sys, time
+host, port = sys.argv[1].rsplit(":", 1)
+def rec(t, c):
+    return struct.pack(">BBHHBB", 1, t, 1, len(c), 0, 0) + c
+def pair(n, v):
+    return bytes([len(n), len(v)]) + n + v
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect((host, int(port)))
+params = pair(b"SCRIPT_FILENAME", sys.argv[2].encode()) + pair(b"REQUEST_METHOD", b"GET") + \
+    pair(b"REQUEST_URI", b"/flood.lua")
+s.sendall(rec(1, struct.pack(">HB5x", 1, 0)) + rec(4, params) + rec(4, b"") + rec(5, b""))
+time.sleep(30)
+EOF
 }
 
 teardown_file() {
@@ -272,6 +289,24 @@ is_asan() {
     new_log | grep -q "script: $WORK/root/eof_then_loop.lua"
     get /pid.lua
     [ "$STATUS" = 200 ]
+}
+
+@test "--request-timeout: the hard deadline does not wait for a web server that stopped reading" {
+    serve on --workers 1 --request-timeout 1
+    local before i
+    before=$(worker_pid)
+    # The handler's output fills the socket buffers: the worker blocks in
+    # write(2) when the hard deadline comes.
+    python3 "$WORK/stalled.py" "$LF_ADDR" "$WORK/root/flood.lua" 3>&- &
+    echo $! >>"$WORK/extra.pids"
+    # timeout 1 s + grace 1 s + at most 1 s reading what the client sends.
+    for ((i = 0; i < 100; i++)); do
+        new_log | grep -q "worker 0 (pid $before) exited with code 3" && break
+        sleep 0.05
+    done
+    new_log | grep -q "lua entry thread killed: request timed out after 1 s.*script: $WORK/root/flood.lua"
+    new_log | grep -q "worker 0 (pid $before) exited with code 3"
+    [ "$(worker_pid)" != "$before" ]
 }
 
 @test "--max-body: a larger CONTENT_LENGTH gets 413 before the handler, without the body in memory" {

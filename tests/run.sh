@@ -6,6 +6,15 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
 bash tests/install-deps.sh || exit 1
+# The builds are out of tree, which configure refuses next to an in-tree
+# one (./configure run in the source directory itself).
+if [ -f config.status ]; then
+    echo "tests/run.sh: $top is configured in place (./configure was run there); the test" \
+        "builds go to _build/ and configure refuses them next to it: run 'make distclean'" \
+        "in $top first" >&2
+    echo "0 passed, 1 failed"
+    exit 1
+fi
 ./autogen.sh >/dev/null 2>&1 || { echo "autogen.sh failed" >&2; exit 1; }
 
 passed=0 failed=0 rc=0
