@@ -42,6 +42,8 @@ static const lf_option_t options[] = {
      "listen queue length (default 511)"},
     {"workers", 'w', LF_OPT_INT, OFF(workers), "N", 0, 1024, 1,
      "worker processes (default 2); 0 = serve in this process, no master"},
+    {"worker-connections", 0, LF_OPT_INT, OFF(worker_connections), "N", 1, 1048576, 1,
+     "FastCGI connections one worker holds, idle kept-alive ones included; at N it stops accepting and the other workers take new connections (default 1024, as nginx's worker_connections)"},
     {"root", 'r', LF_OPT_STRING, OFF(root), "DIR", 0, 0, 1,
      "scripts must resolve inside DIR (default: the current directory)"},
     {"conf", 'c', LF_OPT_STRING, OFF(conf_file), "FILE", 0, 0, 0,
@@ -358,6 +360,8 @@ static int conf_defaults(lf_conf_t *conf, const char *tmpdir)
         conf->backlog = 511;
     if (conf->workers == LF_UNSET)
         conf->workers = 2;
+    if (conf->worker_connections == LF_UNSET)
+        conf->worker_connections = 1024;
     if (conf->code_cache == LF_UNSET)
         conf->code_cache = 1;
     if (conf->body_buffer_size == LF_UNSET)

@@ -11,6 +11,7 @@ typedef struct {
     char *listen;
     long long backlog;
     long long workers;
+    long long worker_connections; /* per worker, idle kept-alive ones included */
     char *root;
     char *conf_file;
     int code_cache; /* 0/1 */

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -43,7 +44,7 @@ int lf_fcgi_conn_accept(lf_fcgi_conn_t *c, int listen_fd)
         return -ENOMEM;
     int fd;
     do
-        fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     while (fd < 0 && errno == EINTR);
     if (fd < 0)
         return -errno;
@@ -65,6 +66,7 @@ int lf_fcgi_conn_accept(lf_fcgi_conn_t *c, int listen_fd)
     }
     c->fd = fd;
     c->rpos = c->rlen = 0;
+    c->read_wait_ms = -1;
     c->err = 0;
     c->why = NULL;
     lf_fcgi_parser_init(&c->parser);
@@ -81,6 +83,20 @@ void lf_fcgi_conn_close(lf_fcgi_conn_t *c)
     conn_forget_request(c);
 }
 
+/* The socket is non-blocking (the worker's loop reads it); the request
+ * being served waits for it here.  0 when ready, -1 with errno (ETIMEDOUT
+ * after ms, -1 = no limit). */
+static int conn_wait(int fd, short events, int ms)
+{
+    struct pollfd p = {.fd = fd, .events = events};
+    int n = poll(&p, 1, ms);
+    if (n > 0)
+        return 0;
+    if (n == 0)
+        errno = ETIMEDOUT;
+    return -1;
+}
+
 static int write_all(int fd, const void *p, size_t n)
 {
     const char *s = p;
@@ -88,6 +104,11 @@ static int write_all(int fd, const void *p, size_t n)
         ssize_t w = write(fd, s, n);
         if (w < 0 && errno == EINTR)
             continue;
+        if (w < 0 && errno == EAGAIN) {
+            if (conn_wait(fd, POLLOUT, -1) != 0 && errno != EINTR)
+                return -1;
+            continue;
+        }
         if (w <= 0)
             return -1;
         s += w;
@@ -103,8 +124,10 @@ static int conn_fail(lf_fcgi_conn_t *c, int err, const char *why)
     return -1;
 }
 
-/* Read more input (blocking).  1, 0 at the peer's close, -1 on error. */
-static int conn_fill(lf_fcgi_conn_t *c, int stop_on_eintr)
+/* Read more input: 1, 0 at the peer's close, -1 on error, or (wait 0)
+ * LF_FCGI_AGAIN when nothing has come.  With wait, as long as it takes
+ * (c->read_wait_ms at most each time). */
+static int conn_fill(lf_fcgi_conn_t *c, int stop_on_eintr, int wait)
 {
     if (c->rpos == c->rlen)
         c->rpos = c->rlen = 0;
@@ -123,6 +146,14 @@ static int conn_fill(lf_fcgi_conn_t *c, int stop_on_eintr)
             return 0;
         if (errno == EINTR && !(stop_on_eintr && c->interrupted && c->interrupted()))
             continue;
+        if (errno == EAGAIN && !wait)
+            return LF_FCGI_AGAIN;
+        if (errno == EAGAIN) {
+            if (conn_wait(c->fd, POLLIN, c->read_wait_ms) == 0)
+                continue;
+            if (errno == EINTR && !(stop_on_eintr && c->interrupted && c->interrupted()))
+                continue;
+        }
         return conn_fail(c, errno, NULL);
     }
 }
@@ -277,7 +308,9 @@ int lf_fcgi_conn_read_request(lf_fcgi_conn_t *c)
             return 1;
         if (rc == CONN_ERROR)
             return -1;
-        int filled = conn_fill(c, 0);
+        int filled = conn_fill(c, 0, 0);
+        if (filled == LF_FCGI_AGAIN)
+            return LF_FCGI_AGAIN;
         if (filled < 0)
             return -1;
         if (filled == 0) {
@@ -306,7 +339,7 @@ long lf_fcgi_conn_read_stdin(lf_fcgi_conn_t *c, char *dst, size_t room)
             return c->aborted ? conn_fail(c, ECONNABORTED, NULL) : 0;
         if (rc == CONN_ERROR)
             return -1;
-        int filled = conn_fill(c, 1);
+        int filled = conn_fill(c, 1, 1);
         if (filled < 0)
             return -1;
         if (filled == 0)
@@ -342,6 +375,9 @@ static int writev_all(int fd, struct iovec *iov, int n)
         ssize_t w = writev(fd, iov, n);
         if (w < 0) {
             if (errno == EINTR)
+                continue;
+            /* The web server reads slowly: the request waits for it. */
+            if (errno == EAGAIN && (conn_wait(fd, POLLOUT, -1) == 0 || errno == EINTR))
                 continue;
             return -1;
         }

@@ -33,6 +33,7 @@ typedef struct {
     unsigned begin_id;
     lf_fcgi_params_t params;
 
+    int read_wait_ms;           /* a request's reads wait at most this, -1 = no limit */
     int err;                    /* why it is unusable: errno, or -1 (protocol) */
     const char *why;            /* a protocol error's cause, for the log */
     /* While stdin is read: EINTR ends the read when this says so (the
@@ -48,11 +49,20 @@ void lf_fcgi_conn_free(lf_fcgi_conn_t *c);
 int lf_fcgi_conn_accept(lf_fcgi_conn_t *c, int listen_fd);
 void lf_fcgi_conn_close(lf_fcgi_conn_t *c);
 
-/* Read until the next request's params are complete (answering
- * management records, refusing what cannot be served).  1: a request is
- * ready; 0: the web server closed the connection between requests; -1:
- * a read or protocol error (c->err, c->why; logged by the caller). */
+/* Read what has arrived (the socket is non-blocking) until the next
+ * request's params are complete, answering management records and
+ * refusing what cannot be served.  1: a request is ready; LF_FCGI_AGAIN:
+ * not yet, wait for the socket to be readable; 0: the web server closed
+ * the connection between requests; -1: a read or protocol error (c->err,
+ * c->why; logged by the caller). */
+#define LF_FCGI_AGAIN 2
 int lf_fcgi_conn_read_request(lf_fcgi_conn_t *c);
+/* Is a request begun but not complete (bytes of it buffered, or its
+ * records under way)? */
+static inline int lf_fcgi_conn_partial(const lf_fcgi_conn_t *c)
+{
+    return c->id != 0 || c->rlen > c->rpos || c->parser.in_record || c->parser.hdr_got > 0;
+}
 /* Has input already arrived that has not been parsed (the next request
  * may be complete without a read)? */
 static inline int lf_fcgi_conn_buffered(const lf_fcgi_conn_t *c)

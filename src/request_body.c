@@ -203,10 +203,9 @@ static double body_now(void)
 
 int lf_body_linger(lf_request_t *r)
 {
-    int fd = r->conn->fd;
-    struct timeval idle = {LF_LINGER_IDLE, 0}, none = {0, 0};
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof(idle)) != 0)
+    if (r->conn->fd < 0)
         return -1;
+    r->conn->read_wait_ms = LF_LINGER_IDLE * 1000;
     double deadline = body_now() + LF_LINGER_TIME;
     unsigned long long dropped = 0;
     char chunk[LF_BODY_CHUNK];
@@ -217,8 +216,7 @@ int lf_body_linger(lf_request_t *r)
             break;
     }
     int done = n == 0;
-    if (done && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none)) != 0)
-        done = 0;
+    r->conn->read_wait_ms = -1;
     lf_log(LF_LOG_INFO, "refused request body: %llu more bytes dropped%s", dropped,
            done ? "" : ", connection closed before its end");
     return done ? 0 : -1;

@@ -9,7 +9,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include <sys/prctl.h>
 #endif
 
+#include "event.h"
 #include "fdutil.h"
 #include "log.h"
 #include "request.h"
@@ -29,15 +31,39 @@
 #include "vm.h"
 #include "worker.h"
 
-/* Kept-alive connections one worker holds; the oldest idle one is closed
- * when a new connection needs its slot (nginx retries a cached connection
- * that fails). */
-#define LF_MAX_CONNS 64
+/* A partly received request (a record or params under way) may take
+ * this long between two reads before its connection is closed: a peer
+ * that sends half a record holds a connection slot, never the worker. */
+#define LF_READ_TIMEOUT 60.0
+/* A stopping worker waits this long for requests that have begun to
+ * arrive (their web server sent them before it saw the worker go). */
+#define LF_STOP_PARTIAL_WAIT 5.0
 
-typedef struct {
+/* One FastCGI connection of this worker: the codec's state, its place in
+ * the event loop, its read timer, and the free list it returns to. */
+typedef struct lf_wconn {
     lf_fcgi_conn_t conn;
-    unsigned long long last_used; /* 0 = free (no connection) */
-} lf_slot_t;
+    lf_io_t io;
+    lf_timer_t read_timer;
+    struct lf_wconn *next_free;
+    struct lf_worker *w;
+} lf_wconn_t;
+
+/* The worker's state, for the loop's callbacks. */
+typedef struct lf_worker {
+    const lf_worker_args_t *a;
+    lf_loop_t loop;
+    lf_vm_t *vm;
+    lf_io_t listen_io, life_io;
+    lf_timer_t accept_timer;       /* accepting again after a shortage */
+    lf_wconn_t *conns;
+    lf_wconn_t *free_conns;
+    size_t nconns, max_conns;      /* open now, --worker-connections */
+    unsigned long long served, max_requests;
+    int accepting;                 /* the listening socket is watched */
+    int accept_paused;
+    int listen_gone, master_gone;
+} lf_worker_t;
 
 static volatile sig_atomic_t quit_requested;   /* QUIT: finish, then exit */
 static volatile sig_atomic_t reopen_requested; /* USR1 */
@@ -99,11 +125,6 @@ void lf_worker_signals_install(void)
     sigaction(SIGCHLD, &sa, NULL);
 }
 
-static int slot_fd(const lf_slot_t *s)
-{
-    return s->conn.fd;
-}
-
 /* --init-worker in a VM this worker is about to use; 0 or -1 with err. */
 static int worker_init_vm(lf_vm_t *vm, const lf_conf_t *conf, char *err, size_t errlen)
 {
@@ -157,19 +178,40 @@ static void worker_revalidate_modules(lf_vm_t **vmp, const lf_worker_args_t *a)
            (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 }
 
-static double worker_now(void)
+/* Whether the worker takes new connections: not when stopping, not at
+ * --worker-connections (the other workers take them meanwhile, and no
+ * connection that may carry a request is closed to make room), not
+ * during a pause after a shortage. */
+static void worker_update_accepting(lf_worker_t *w, int stopping)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    if (w->listen_gone) {
+        w->accepting = 0; /* its descriptor is not ours to change any more */
+        return;
+    }
+    int want = !stopping && !w->accept_paused && w->nconns < w->max_conns;
+    if (want == w->accepting)
+        return;
+    /* EPOLLEXCLUSIVE: one connection wakes one waiting worker, not all. */
+    if (lf_io_watch(&w->loop, &w->listen_io, want ? EPOLLIN | EPOLLEXCLUSIVE : 0) != 0) {
+        lf_log_every(LF_LOG_REPEAT_SECS, LF_LOG_ALERT, errno, "epoll_ctl() of the listening socket failed");
+        return;
+    }
+    w->accepting = want;
 }
 
-/* A failed accept: 1 when the listening socket itself is gone (a handler
- * closed it, or its descriptor now names something else), and the worker
- * must go so that the master starts one that has it; otherwise a passing
- * shortage (descriptors, memory) that pauses accepting for a moment
- * instead of spinning on a socket that stays readable. */
-static int worker_accept_failed(int err, double *pause_until)
+static void worker_accept_resume(lf_loop_t *loop, void *data)
+{
+    lf_worker_t *w = data;
+    (void)loop;
+    w->accept_paused = 0;
+}
+
+/* A failed accept: the listening socket itself is gone (a handler closed
+ * it, or its descriptor now names something else), and the worker must go
+ * so that the master starts one that has it; or a passing shortage
+ * (descriptors, memory) that pauses accepting for a moment instead of
+ * spinning on a socket that stays readable. */
+static void worker_accept_failed(lf_worker_t *w, int err)
 {
     switch (err) {
     case EAGAIN:
@@ -179,23 +221,26 @@ static int worker_accept_failed(int err, double *pause_until)
     case ECONNABORTED:
     case EPROTO:
     case EINTR:
-        return 0; /* another worker took it, or the peer left: nothing to do */
+        return; /* another worker took it, or the peer left: nothing to do */
     case EBADF:
     case ENOTSOCK:
     case EINVAL:
     case EOPNOTSUPP:
         lf_log_errno(LF_LOG_ALERT, err, "the listening socket is gone, the worker exits");
-        return 1;
+        w->listen_gone = 1;
+        return;
     default:
         lf_log_every(LF_LOG_REPEAT_SECS, LF_LOG_ERR, err,
                      "FastCGI accept failed, accepting again in 100 ms");
-        *pause_until = worker_now() + 0.1;
-        return 0;
+        w->accept_paused = 1;
+        if (lf_timer_start(&w->loop, &w->accept_timer, 0.1) != 0)
+            w->accept_paused = 0;
+        return;
     }
 }
 
-/* Log why a connection is given up mid-request (a protocol error is the
- * web server's or an attacker's; a reset is routine). */
+/* Log why a connection is given up (a protocol error is the web server's
+ * or an attacker's; a reset is routine). */
 static void worker_conn_failed(const lf_fcgi_conn_t *c)
 {
     if (c->why)
@@ -204,84 +249,169 @@ static void worker_conn_failed(const lf_fcgi_conn_t *c)
         lf_log_errno(LF_LOG_INFO, c->err, "FastCGI connection closed");
 }
 
-/* Serve the request now complete on a slot's connection. */
-static void worker_serve_request(lf_slot_t *s, lf_vm_t **vmp, const lf_worker_args_t *a,
-                                 unsigned long long *served)
+/* Serve the request now complete on a connection (to its end: a worker
+ * runs one request at a time). */
+static void worker_serve_request(lf_worker_t *w, lf_fcgi_conn_t *c)
 {
-    lf_fcgi_conn_t *c = &s->conn;
+    const lf_worker_args_t *a = w->a;
     int page = lf_status_request_page(c, a->conf);
     lf_sb_request_begin(lf_fcgi_conn_param(c, "REQUEST_METHOD", 14),
                         lf_fcgi_conn_param(c, "REQUEST_URI", 11),
                         page ? "-" : lf_fcgi_conn_param(c, "SCRIPT_FILENAME", 15));
+    in_request = 1;
     if (page) {
         /* The page counts as a request, as php-fpm's does. */
         lf_status_serve(c, page, a->listen->fd);
-        lf_sb_request_end(*vmp ? (*vmp)->heap : 0);
-        (*served)++;
+        lf_sb_request_end(w->vm ? w->vm->heap : 0);
+        in_request = 0;
+        w->served++;
         return;
     }
-    worker_revalidate_modules(vmp, a);
-    lf_vm_t *vm = *vmp;
+    worker_revalidate_modules(&w->vm, a);
     lf_vm_t *fresh = NULL;
-    if (vm == NULL) {
+    if (w->vm == NULL) {
         /* Development mode: a new VM for every request, init scripts too. */
         char err[2048];
         fresh = worker_new_vm(a->conf, NULL, err, sizeof(err));
         if (fresh == NULL)
             lf_log(LF_LOG_ERR, "%s", err);
     }
-    lf_request_serve(c, vm ? vm : fresh, a->conf, a->root);
-    lf_sb_request_end(vm ? vm->heap : fresh ? fresh->heap : 0);
+    lf_request_serve(c, w->vm ? w->vm : fresh, a->conf, a->root);
+    lf_sb_request_end(w->vm ? w->vm->heap : fresh ? fresh->heap : 0);
     lf_vm_close(fresh);
-    (*served)++;
+    in_request = 0;
+    w->served++;
 }
 
-/* Accept on (or read the next requests of) a slot's connection and serve
- * them; the slot stays busy while the web server keeps the connection.
- * Requests already buffered (pipelined) are served before polling again,
- * unless the worker is to stop taking new ones.  1 when the worker must
- * exit (its listening socket is gone). */
-static int worker_serve_slot(lf_slot_t *s, lf_vm_t **vmp, const lf_worker_args_t *a,
-                             unsigned long long *served, double *pause_until)
+static int worker_stopping(const lf_worker_t *w)
 {
-    lf_fcgi_conn_t *c = &s->conn;
-    if (c->fd < 0) {
-        int rc = lf_fcgi_conn_accept(c, a->listen->fd);
-        if (rc < 0) {
-            s->last_used = 0;
-            return worker_accept_failed(-rc, pause_until);
-        }
+    return quit_requested || w->master_gone ||
+           (w->max_requests > 0 && w->served >= w->max_requests);
+}
+
+/* The connection's slot back to the free list (its descriptor closed: the
+ * kernel took it out of epoll then). */
+static void worker_conn_release(lf_worker_t *w, lf_wconn_t *wc)
+{
+    if (wc->conn.fd >= 0) {
+        lf_io_stop(&w->loop, &wc->io);
+        lf_fcgi_conn_close(&wc->conn);
     }
-    do {
-        in_request = 1;
+    wc->io.events = 0;
+    lf_timer_stop(&w->loop, &wc->read_timer);
+    wc->next_free = w->free_conns;
+    w->free_conns = wc;
+    w->nconns--;
+}
+
+/* A connection is readable: read what came and serve each request that is
+ * complete (pipelined ones in order), until it would block. */
+static void worker_conn_ready(lf_loop_t *loop, void *data, uint32_t events)
+{
+    lf_wconn_t *wc = data;
+    lf_worker_t *w = wc->w;
+    lf_fcgi_conn_t *c = &wc->conn;
+    (void)events;
+    for (;;) {
         int rc = lf_fcgi_conn_read_request(c);
+        if (rc == LF_FCGI_AGAIN)
+            break;
         if (rc <= 0) {
-            in_request = 0;
             if (rc < 0)
                 worker_conn_failed(c);
-            lf_fcgi_conn_close(c);
-            break;
+            worker_conn_release(w, wc);
+            return;
         }
-        worker_serve_request(s, vmp, a, served);
-        in_request = 0;
-    } while (c->fd >= 0 && lf_fcgi_conn_buffered(c) && !quit_requested);
-    s->last_used = c->fd >= 0 ? *served : 0;
+        lf_timer_stop(loop, &wc->read_timer);
+        worker_serve_request(w, c);
+        if (c->fd < 0) {
+            /* The request closed it (no keep-alive, or out of step). */
+            wc->io.events = 0;
+            worker_conn_release(w, wc);
+            return;
+        }
+        if (worker_stopping(w) && !lf_fcgi_conn_buffered(c))
+            break;
+    }
+    /* Half a request may wait for its rest, but not for ever. */
+    if (lf_fcgi_conn_partial(c))
+        lf_timer_start(loop, &wc->read_timer, LF_READ_TIMEOUT);
+    else
+        lf_timer_stop(loop, &wc->read_timer);
+}
+
+/* Connections where a request has begun to arrive. */
+static int worker_partial_requests(const lf_worker_t *w)
+{
+    for (size_t i = 0; i < w->max_conns; i++)
+        if (w->conns[i].conn.fd >= 0 && lf_fcgi_conn_partial(&w->conns[i].conn))
+            return 1;
     return 0;
 }
 
-/* The slot for a new connection: a free one, else the longest idle. */
-static lf_slot_t *worker_free_slot(lf_slot_t *slots)
+static void worker_read_timeout(lf_loop_t *loop, void *data)
 {
-    lf_slot_t *oldest = &slots[0];
-    for (int i = 0; i < LF_MAX_CONNS; i++) {
-        if (slot_fd(&slots[i]) < 0)
-            return &slots[i];
-        if (slots[i].last_used < oldest->last_used)
-            oldest = &slots[i];
+    lf_wconn_t *wc = data;
+    (void)loop;
+    lf_log(LF_LOG_INFO, "FastCGI connection closed: no more of its request for %g s",
+           LF_READ_TIMEOUT);
+    worker_conn_release(wc->w, wc);
+}
+
+/* The listening socket is readable: take connections while there is room. */
+static void worker_listen_ready(lf_loop_t *loop, void *data, uint32_t events)
+{
+    lf_worker_t *w = data;
+    (void)events;
+    while (w->free_conns && !w->listen_gone && !w->accept_paused) {
+        lf_wconn_t *wc = w->free_conns;
+        int rc = lf_fcgi_conn_accept(&wc->conn, w->a->listen->fd);
+        if (rc < 0) {
+            worker_accept_failed(w, -rc);
+            break;
+        }
+        w->free_conns = wc->next_free;
+        w->nconns++;
+        lf_io_init(&wc->io, wc->conn.fd, worker_conn_ready, wc);
+        if (lf_io_watch(loop, &wc->io, EPOLLIN) != 0) {
+            lf_log_errno(LF_LOG_ERR, errno, "epoll_ctl() of a new connection failed");
+            worker_conn_release(w, wc);
+        }
     }
-    lf_fcgi_conn_close(&oldest->conn);
-    oldest->last_used = 0;
-    return oldest;
+    worker_update_accepting(w, worker_stopping(w));
+}
+
+static void worker_life_ready(lf_loop_t *loop, void *data, uint32_t events)
+{
+    lf_worker_t *w = data;
+    (void)events;
+    w->master_gone = 1;
+    lf_io_stop(loop, &w->life_io);
+    lf_log(LF_LOG_NOTICE, "worker %d: the master is gone, exiting", w->a->id);
+}
+
+/* --worker-connections needs that many descriptors and a few more (the
+ * log, the listening socket, a spooled body, the handler's own files):
+ * raise the soft limit as far as the hard one allows. */
+static void worker_raise_nofile(size_t conns)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want = (rlim_t)conns + 64;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= want)
+        return;
+    rlim_t can = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+    if (can > rl.rlim_cur) {
+        rl.rlim_cur = can;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            can = 0;
+    }
+    if (can < want)
+        lf_log(LF_LOG_WARN, "--worker-connections %zu needs %llu open files, but the limit is %llu "
+               "(RLIMIT_NOFILE hard limit %llu): connections past it are refused",
+               conns, (unsigned long long)want, (unsigned long long)rl.rlim_cur,
+               (unsigned long long)rl.rlim_max);
 }
 
 static void worker_die_with_master(void)
@@ -365,99 +495,84 @@ int lf_worker_run(const lf_worker_args_t *a)
         }
     }
 
-    lf_slot_t *slots = calloc(LF_MAX_CONNS, sizeof(*slots));
-    struct pollfd *fds = calloc(LF_MAX_CONNS + 2, sizeof(*fds));
-    lf_slot_t **owner = calloc(LF_MAX_CONNS + 2, sizeof(*owner));
-    if (slots == NULL || fds == NULL || owner == NULL) {
-        lf_log(LF_LOG_EMERG, "worker %d cannot start: out of memory", a->id);
-        free(slots);
-        free(fds);
-        free(owner);
+    static lf_worker_t worker;
+    lf_worker_t *w = &worker;
+    memset(w, 0, sizeof(*w));
+    w->a = a;
+    w->vm = vm;
+    w->max_conns = (size_t)conf->worker_connections;
+    w->conns = calloc(w->max_conns, sizeof(*w->conns));
+    if (w->conns == NULL || lf_loop_init(&w->loop) != 0) {
+        lf_log(LF_LOG_EMERG, "worker %d cannot start: %s", a->id,
+               w->conns == NULL ? "out of memory" : strerror(errno));
+        free(w->conns);
         lf_vm_close(vm);
         return LF_EXIT_FATAL;
     }
-    for (int i = 0; i < LF_MAX_CONNS; i++)
-        lf_fcgi_conn_init(&slots[i].conn, LF_MAX_CONNS);
+    worker_raise_nofile(w->max_conns);
+    for (size_t i = w->max_conns; i-- > 0;) {
+        lf_wconn_t *wc = &w->conns[i];
+        lf_fcgi_conn_init(&wc->conn, (unsigned)w->max_conns);
+        wc->conn.interrupted = lf_timeout_expired;
+        lf_timer_init(&wc->read_timer, worker_read_timeout, wc);
+        wc->w = w;
+        wc->next_free = w->free_conns;
+        w->free_conns = wc;
+    }
+    lf_io_init(&w->listen_io, a->listen->fd, worker_listen_ready, w);
+    lf_timer_init(&w->accept_timer, worker_accept_resume, w);
+    if (a->life_fd >= 0) {
+        lf_io_init(&w->life_io, a->life_fd, worker_life_ready, w);
+        if (lf_io_watch(&w->loop, &w->life_io, EPOLLIN) != 0)
+            lf_log_errno(LF_LOG_ALERT, errno, "epoll_ctl() of the master's pipe failed");
+    }
 
     lf_log(LF_LOG_INFO, "worker %d started", a->id);
-    unsigned long long max_requests = worker_max_requests(conf);
-    if (max_requests > 0)
-        lf_log(LF_LOG_INFO, "worker %d will be replaced after %llu requests", a->id, max_requests);
+    w->max_requests = worker_max_requests(conf);
+    if (w->max_requests > 0)
+        lf_log(LF_LOG_INFO, "worker %d will be replaced after %llu requests", a->id, w->max_requests);
     lf_sb_set_state(LF_SB_IDLE);
     worker_report_ready(a);
-    unsigned long long served = 0;
-    int master_gone = 0, stopping_seen = 0, listen_gone = 0;
-    double accept_pause_until = 0;
-    while (!listen_gone) {
+    int stopping_seen = 0, partial = 0;
+    double stop_at = 0;
+    while (!w->listen_gone && quit_requested != 2) {
         if (reopen_requested) {
             reopen_requested = 0;
             lf_log_reopen();
             lf_timeout_reopen();
         }
-        int stopping = quit_requested || master_gone ||
-                       (max_requests > 0 && served >= max_requests);
-        if (quit_requested == 2)
-            break;
+        int stopping = worker_stopping(w);
         if (stopping && !stopping_seen) {
             stopping_seen = 1;
             lf_sb_set_state(LF_SB_STOPPING);
         }
-
-        nfds_t n = 0;
-        if (a->life_fd >= 0 && !master_gone) {
-            fds[n] = (struct pollfd){.fd = a->life_fd, .events = POLLIN};
-            owner[n++] = NULL;
+        worker_update_accepting(w, stopping);
+        /* Stopping: serve what already waits on kept-alive connections,
+         * and the rest of requests that have begun to arrive (for a
+         * while), then go. */
+        double wait = -1;
+        if (stopping) {
+            if (stop_at == 0)
+                stop_at = lf_loop_update_time(&w->loop) + LF_STOP_PARTIAL_WAIT;
+            partial = worker_partial_requests(w) && lf_loop_now(&w->loop) < stop_at;
+            wait = partial ? 0.05 : 0;
         }
-        int listen_idx = -1, timeout = stopping ? 0 : -1;
-        if (accept_pause_until > 0) {
-            double left = accept_pause_until - worker_now();
-            if (left <= 0)
-                accept_pause_until = 0;
-            else if (!stopping)
-                timeout = (int)(left * 1000) + 1;
-        }
-        if (!stopping && accept_pause_until == 0) {
-            listen_idx = (int)n;
-            fds[n] = (struct pollfd){.fd = a->listen->fd, .events = POLLIN};
-            owner[n++] = NULL;
-        }
-        for (int i = 0; i < LF_MAX_CONNS; i++)
-            if (slot_fd(&slots[i]) >= 0) {
-                fds[n] = (struct pollfd){.fd = slot_fd(&slots[i]), .events = POLLIN};
-                owner[n++] = &slots[i];
-            }
-        /* Stopping: serve what already waits on kept-alive connections, then go. */
-        int ready = poll(fds, n, timeout);
-        if (ready < 0) {
-            if (errno == EINTR)
-                continue;
-            lf_log_errno(LF_LOG_ALERT, errno, "poll() failed");
+        int ready = lf_loop_run_once(&w->loop, wait);
+        if (ready < 0 && errno != EINTR) {
+            lf_log_errno(LF_LOG_ALERT, errno, "epoll_wait() failed");
             break;
         }
-        if (ready == 0 && stopping)
+        if (ready == 0 && stopping && !partial)
             break;
-        if (ready == 0)
-            continue; /* the accept pause is over */
-        for (nfds_t i = 0; i < n; i++) {
-            if (fds[i].revents == 0)
-                continue;
-            if (owner[i]) {
-                listen_gone |= worker_serve_slot(owner[i], &vm, a, &served, &accept_pause_until);
-            } else if ((int)i == listen_idx) {
-                listen_gone |= worker_serve_slot(worker_free_slot(slots), &vm, a, &served,
-                                                 &accept_pause_until);
-            } else {
-                master_gone = 1;
-                lf_log(LF_LOG_NOTICE, "worker %d: the master is gone, exiting", a->id);
-            }
-        }
     }
 
-    for (int i = 0; i < LF_MAX_CONNS; i++)
-        lf_fcgi_conn_free(&slots[i].conn);
-    free(slots);
-    free(fds);
-    free(owner);
+    for (size_t i = 0; i < w->max_conns; i++)
+        lf_fcgi_conn_free(&w->conns[i].conn);
+    free(w->conns);
+    lf_loop_free(&w->loop);
+    vm = w->vm;
+    unsigned long long served = w->served;
+    int listen_gone = w->listen_gone;
     lf_request_cleanup();
     lf_vm_close(vm);
     lf_log(LF_LOG_INFO, "worker %d exiting after %llu requests", a->id, served);

@@ -320,6 +320,10 @@ attack() {
     before=$(worker_pids "$LF_PID")
     http GET /close_listen.lua
     [ "$BODY" = "closed 1" ]
+    # The next connection finds the socket gone (epoll still reports the
+    # master's socket): the worker exits and its replacement answers.
+    http GET /hello.lua
+    [ "$BODY" = "hello /hello.lua" ]
     for i in $(seq 50); do
         after=$(worker_pids "$LF_PID")
         [ -n "$after" ] && [ "$after" != "$before" ] && break

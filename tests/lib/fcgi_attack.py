@@ -261,6 +261,37 @@ def case_log_forge(addr, script, arg):
     say("status", status)
 
 
+def case_many_conns(addr, script, arg):
+    """N kept connections open at once, two requests on each in turn."""
+    n = int(arg or 100)
+    conns = [Conn(addr, timeout=20) for _ in range(n)]
+    answered = 0
+    for rnd in range(2):
+        for i, c in enumerate(conns):
+            c.send(request(script, "/c%d-%d" % (i, rnd)))
+        for i, c in enumerate(conns):
+            out, status = c.response()
+            if status == 0 and body_of(out) == "hello /c%d-%d" % (i, rnd):
+                answered += 1
+    say("answered", answered, "of", 2 * n)
+
+
+def case_hold_partial(addr, script, arg):
+    """Send half a record header and hold the connection for ARG seconds."""
+    c = Conn(addr)
+    c.send(begin()[:4])
+    say("holding")
+    time.sleep(float(arg or 5))
+
+
+def case_hold_idle(addr, script, arg):
+    """Connect, send nothing, hold for ARG seconds."""
+    c = Conn(addr)
+    say("holding")
+    time.sleep(float(arg or 5))
+    c.s.close()
+
+
 def main(argv):
     if len(argv) < 4:
         print(__doc__, file=sys.stderr)

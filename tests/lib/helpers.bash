@@ -79,6 +79,7 @@ start_nginx() {
     [ "$(id -u)" = 0 ] && user="user root;"
     sed -e "s|@WORK@|$WORK|g" -e "s|@PORT@|$NGX_PORT|g" -e "s|@ROOT@|$WORK/root|g" \
         -e "s|@UPSTREAM@|$upstream|g" -e "s|@KEEPCONN@|$keepconn|g" -e "s|@USER@|$user|g" \
+        -e "s|@KEEPALIVE@|${NGX_KEEPALIVE:-8}|g" -e "s|@NGX_CONNS@|${NGX_CONNS:-1024}|g" \
         -e "s|@FASTCGI_PARAMS@|$FASTCGI_PARAMS|g" \
         "$TESTS_DIR/lib/nginx.conf.in" >"$WORK/nginx.conf"
     "$NGINX_BIN" -p "$WORK" -c "$WORK/nginx.conf" -g 'daemon off;' >>"$WORK/nginx.out" 2>&1 &

@@ -1,0 +1,114 @@
+#!/usr/bin/env bats
+# The worker's event loop: connections cost a slot, not the worker.  A
+# connection that sends nothing, or half a record, delays no one; many
+# kept-alive connections share one worker; --worker-connections bounds
+# them without closing one that may carry a request.
+
+load lib/helpers
+
+ATTACK="$TESTS_DIR/lib/fcgi_attack.py"
+
+setup_file() {
+    make_work
+    install_app holes
+    start_luafpm --workers 1
+    start_nginx
+}
+
+teardown_file() {
+    teardown_common
+}
+
+teardown() {
+    local p
+    for p in $(cat "$WORK/holders.pids" 2>/dev/null); do
+        kill "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    rm -f "$WORK/holders.pids"
+    stop_extra
+}
+
+# hold CASE SECONDS [ADDR]: a raw client that holds a connection open.
+hold() {
+    python3 "$ATTACK" "${3:-$LF_ADDR}" "$WORK/root/hello.lua" "$1" "$2" >"$WORK/hold.out" 2>&1 &
+    echo $! >>"$WORK/holders.pids"
+    local i
+    for i in $(seq 50); do
+        grep -q holding "$WORK/hold.out" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+@test "a connection that holds half a record delays no one on its worker" {
+    hold hold_partial 10
+    hold hold_idle 10
+    local t0 t1
+    t0=$(date +%s%N)
+    STATUS=$(curl -sS --max-time 3 -o "$WORK/body" -w '%{http_code}' "http://127.0.0.1:$NGX_PORT/hello.lua")
+    t1=$(date +%s%N)
+    echo "status $STATUS in $(((t1 - t0) / 1000000)) ms"
+    [ "$STATUS" = 200 ]
+    [ "$(cat "$WORK/body")" = "hello /hello.lua" ]
+}
+
+@test "two idle connections do not freeze a pool of two workers" {
+    start_luafpm --workers 2
+    echo "$LF_PID" >>"$WORK/extra.pids"
+    local addr=$LF_ADDR i
+    hold hold_idle 10 "$addr"
+    hold hold_idle 10 "$addr"
+    for i in 1 2 3 4; do
+        run python3 "$TESTS_DIR/lib/fcgi_client.py" "$addr" --timeout 3 \
+            --param SCRIPT_FILENAME="$WORK/root/hello.lua" --param REQUEST_URI=/idle$i
+        [ "$status" -eq 0 ]
+        [[ "$output" == *"hello /idle$i"* ]]
+    done
+}
+
+@test "300 kept connections on one worker, two requests each, all answered" {
+    run python3 "$ATTACK" "$LF_ADDR" "$WORK/root/hello.lua" many_conns 300
+    echo "$output"
+    [ "$output" = "answered 600 of 600" ]
+}
+
+@test "500 kept-alive nginx connections on one worker: no errors" {
+    command -v wrk >/dev/null || skip "wrk not installed"
+    NGX_KEEPALIVE=600 NGX_CONNS=4096 start_nginx "$LF_ADDR" on
+    echo "$NGX_PID" >>"$WORK/extra.pids"
+    run wrk -t2 -c500 -d3s "http://127.0.0.1:$NGX_PORT/hello.lua"
+    echo "$output"
+    [ "$status" -eq 0 ]
+    [[ "$output" != *"Non-2xx"* ]]
+    [[ "$output" != *"Socket errors"* ]]
+    [[ "$output" == *"requests in"* ]]
+    ! grep -q 'upstream prematurely closed\|Connection reset' "$WORK/nginx-error.log"
+}
+
+@test "--worker-connections: at the limit the worker stops accepting, and takes the next when one frees" {
+    start_luafpm --workers 1 --worker-connections 2
+    echo "$LF_PID" >>"$WORK/extra.pids"
+    local addr=$LF_ADDR
+    hold hold_idle 3 "$addr"
+    hold hold_idle 3 "$addr"
+    # The third waits in the listen queue (not closed, not refused) until
+    # a held connection ends, then it is served.
+    local t0 t1
+    t0=$(date +%s%N)
+    run python3 "$TESTS_DIR/lib/fcgi_client.py" "$addr" --timeout 10 \
+        --param SCRIPT_FILENAME="$WORK/root/hello.lua" --param REQUEST_URI=/third
+    t1=$(date +%s%N)
+    echo "$output; $(((t1 - t0) / 1000000)) ms"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"hello /third"* ]]
+    [ $(((t1 - t0) / 1000000)) -ge 1500 ]
+    run python3 "$ATTACK" "$addr" "$WORK/root/hello.lua" get_values 3
+    [[ "$output" == *"value FCGI_MAX_CONNS 2"* ]]
+}
+
+@test "--worker-connections is checked" {
+    run "$LUAFPM_BIN" --worker-connections 0 -t --root "$WORK/root"
+    [ "$status" -eq 1 ]
+    [[ "$output" == *worker-connections* ]]
+}
