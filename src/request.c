@@ -618,6 +618,7 @@ void lf_request_serve(FCGX_Request *fcgx, lf_vm_t *vm, const lf_conf_t *conf,
         FCGX_Free(fcgx, !fcgx->keepConnection || r->write_failed || lost);
     }
     lf_buf_reset(&r->out);
+    lf_headers_release(&r->headers);
     lf_log_set_request(0);
 }
 
