@@ -11,6 +11,7 @@
 
 #include "api.h"
 #include "log.h"
+#include "sandbox.h"
 
 #define LF_MAX_NESTING 100
 
@@ -287,7 +288,8 @@ static const char *header_value(lua_State *L, int idx, size_t *len)
 /* A header could not be kept (rc from lf_headers_*).  Past a bound the
  * request fails: 500 and a log line, through any pcall (as ngx.exit
  * goes; an ordinary error where no yield is possible), and the headers
- * set so far are dropped so that the error page can get through nginx. */
+ * set so far are dropped so that the error page can get through nginx.
+ * A spent sandbox budget stops the script at its next instruction. */
 static int header_refused(lua_State *L, lf_request_t *r, int rc, const char *name, size_t nlen)
 {
     char msg[256];
@@ -295,6 +297,8 @@ static int header_refused(lua_State *L, lf_request_t *r, int rc, const char *nam
     if (rc == LF_HEADERS_NOMEM)
         return luaL_error(L, "out of memory");
     lf_headers_reset(&r->headers);
+    if (rc == LF_HEADERS_OVER_BUDGET)
+        return 0;
     if (rc == LF_HEADERS_TOO_MANY)
         snprintf(msg, sizeof(msg), "too many response headers: %.*s%s would make more than %d",
                  shown, name, shown < (int)nlen ? "..." : "", LF_HEADERS_MAX_COUNT);
@@ -312,9 +316,11 @@ static int header_refused(lua_State *L, lf_request_t *r, int rc, const char *nam
     return lua_yield(L, 0);
 }
 
+/* Add one header, charged to a sandboxed request's memory budget. */
 static int header_add(lf_request_t *r, const char *name, size_t nlen, const char *v, size_t vlen)
 {
-    return lf_headers_add(&r->headers, name, nlen, v, vlen);
+    return lf_headers_add_charged(&r->headers, name, nlen, v, vlen,
+                                  r->sandboxed ? lf_sandbox_charge_memory : NULL);
 }
 
 /* ngx.header[name] */
