@@ -189,6 +189,13 @@ static int api_redirect(lua_State *L)
                              "ngx.HTTP_TEMPORARY_REDIRECT are allowed");
     if (r->headers_sent)
         return luaL_error(L, "attempt to call ngx.redirect after sending out the headers");
+    /* Location goes out as given, so a control byte (tab aside, as in
+     * OpenResty) would end it and start a header of the script's own. */
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)uri[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return luaL_error(L, "attempt to set unsafe redirect uri");
+    }
     lf_headers_remove(&r->headers, "location", 8);
     int rc = header_add(r, "Location", 8, uri, len);
     if (rc != LF_HEADERS_OK)

@@ -159,3 +159,22 @@ CASES
     diff -u <(for i in $(seq 500); do printf 'X-%d: %s\r\n' "$i" "$(printf 'f%.0s' {1..100})"; done) \
         <(grep -a '^X-' "$WORK/fcgi.out")
 }
+
+@test "ngx.redirect refuses control bytes in the URI (they would start a header of their own)" {
+    local to
+    for to in '/x%0D%0ASet-Cookie:%20evil=1' '/x%0ASet-Cookie:%20evil=1' '/x%00' '/x%1F' '/x%7F'; do
+        echo "# $to"
+        http GET "/redirect.lua?to=$to"
+        [ "$STATUS" = 200 ]
+        [ "$BODY" = "false: attempt to set unsafe redirect uri" ]
+        ! grep -qi '^set-cookie' "$WORK/headers"
+        [ -z "$(header Location)" ]
+    done
+    # A tab is allowed, as in OpenResty.
+    http GET '/redirect.lua?to=/a%09b'
+    [ "$STATUS" = 302 ]
+    [ "$(header Location)" = "$(printf '/a\tb')" ]
+    http GET '/redirect.lua?to=/elsewhere%3Fa=1'
+    [ "$STATUS" = 302 ]
+    [ "$(header Location)" = "/elsewhere?a=1" ]
+}
