@@ -11,6 +11,7 @@
 
 #include "api.h"
 #include "log.h"
+#include "sandbox.h"
 
 #define LF_MAX_NESTING 100
 
@@ -173,6 +174,9 @@ static int api_exit(lua_State *L)
     return lua_yield(L, 0);
 }
 
+static int header_add(lf_request_t *r, const char *name, size_t nlen, const char *v, size_t vlen);
+static int header_refused(lua_State *L, lf_request_t *r, int rc, const char *name, size_t nlen);
+
 static int api_redirect(lua_State *L)
 {
     lf_request_t *r = lf_api_request(L);
@@ -185,9 +189,17 @@ static int api_redirect(lua_State *L)
                              "ngx.HTTP_TEMPORARY_REDIRECT are allowed");
     if (r->headers_sent)
         return luaL_error(L, "attempt to call ngx.redirect after sending out the headers");
+    /* Location goes out as given, so a control byte (tab aside, as in
+     * OpenResty) would end it and start a header of the script's own. */
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)uri[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return luaL_error(L, "attempt to set unsafe redirect uri");
+    }
     lf_headers_remove(&r->headers, "location", 8);
-    if (lf_headers_add(&r->headers, "Location", 8, uri, len) != 0)
-        return luaL_error(L, "out of memory");
+    int rc = header_add(r, "Location", 8, uri, len);
+    if (rc != LF_HEADERS_OK)
+        return header_refused(L, r, rc, "Location", 8);
     r->exit_code = status;
     r->yield = LF_YIELD_EXIT;
     return lua_yield(L, 0);
@@ -236,8 +248,10 @@ static const char *header_name(lua_State *L, int idx, size_t *len)
     return lua_tolstring(L, idx, len);
 }
 
-/* A header value with CR and LF %-escaped, never passed through.  sp++ */
-static const char *header_value(lua_State *L, int idx, size_t *len)
+/* The bytes of a header value as the script gave it (a number is turned
+ * into a string in place), and the length it is sent with: CR and LF
+ * become %0D and %0A, never passed through.  Nothing is copied. */
+static const char *header_value_raw(lua_State *L, int idx, size_t *len, size_t *sent)
 {
     size_t n;
     const char *s;
@@ -245,11 +259,25 @@ static const char *header_value(lua_State *L, int idx, size_t *len)
         s = lua_toboolean(L, idx) ? "true" : "false", n = strlen(s);
     else if ((s = lua_tolstring(L, idx, &n)) == NULL)
         luaL_error(L, "bad value type %s for a header", luaL_typename(L, idx));
-    if (memchr(s, '\r', n) == NULL && memchr(s, '\n', n) == NULL) {
-        lua_pushlstring(L, s, n);
-        *len = n;
-        return lua_tostring(L, -1);
-    }
+    size_t escaped = n;
+    for (const char *p = s, *end = s + n; (p = memchr(p, '\r', (size_t)(end - p))) != NULL; p++)
+        escaped += 2;
+    for (const char *p = s, *end = s + n; (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+        escaped += 2;
+    *len = n;
+    *sent = escaped;
+    return s;
+}
+
+/* The value at idx as sent; an escaped copy is pushed when it needs one
+ * (the caller restores the stack). */
+static const char *header_value(lua_State *L, int idx, size_t *len)
+{
+    size_t n, sent;
+    const char *s = header_value_raw(L, idx, &n, &sent);
+    *len = n;
+    if (sent == n)
+        return s;
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     for (size_t i = 0; i < n; i++) {
@@ -262,6 +290,44 @@ static const char *header_value(lua_State *L, int idx, size_t *len)
     }
     luaL_pushresult(&b);
     return lua_tolstring(L, -1, len);
+}
+
+/* A header could not be kept (rc from lf_headers_*).  Past a bound the
+ * request fails: 500 and a log line, through any pcall (as ngx.exit
+ * goes; an ordinary error where no yield is possible), and the headers
+ * set so far are dropped so that the error page can get through nginx.
+ * A spent sandbox budget stops the script at its next instruction. */
+static int header_refused(lua_State *L, lf_request_t *r, int rc, const char *name, size_t nlen)
+{
+    char msg[256];
+    int shown = nlen > 64 ? 64 : (int)nlen;
+    if (rc == LF_HEADERS_NOMEM)
+        return luaL_error(L, "out of memory");
+    lf_headers_reset(&r->headers);
+    if (rc == LF_HEADERS_OVER_BUDGET)
+        return 0;
+    if (rc == LF_HEADERS_TOO_MANY)
+        snprintf(msg, sizeof(msg), "too many response headers: %.*s%s would make more than %d",
+                 shown, name, shown < (int)nlen ? "..." : "", LF_HEADERS_MAX_COUNT);
+    else
+        snprintf(msg, sizeof(msg), "response headers too large: %.*s%s would take them past "
+                 "%d bytes", shown, name, shown < (int)nlen ? "..." : "", LF_HEADERS_MAX_BYTES);
+    luaL_where(L, 1);
+    lua_pushstring(L, msg);
+    lua_concat(L, 2);
+    if (r->co == NULL || !lua_isyieldable(L))
+        return lua_error(L);
+    luaL_unref(L, LUA_REGISTRYINDEX, r->abort_ref);
+    r->abort_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    r->yield = LF_YIELD_ABORT;
+    return lua_yield(L, 0);
+}
+
+/* Add one header, charged to a sandboxed request's memory budget. */
+static int header_add(lf_request_t *r, const char *name, size_t nlen, const char *v, size_t vlen)
+{
+    return lf_headers_add_charged(&r->headers, name, nlen, v, vlen,
+                                  r->sandboxed ? lf_sandbox_charge_memory : NULL);
 }
 
 /* ngx.header[name] */
@@ -290,6 +356,33 @@ static int api_header_index(lua_State *L)
     return 1;
 }
 
+/* ngx.header[name] = {values}: every value is checked against the bounds
+ * before the first is copied. */
+static int header_set_list(lua_State *L, lf_request_t *r, const char *name, size_t nlen)
+{
+    size_t n = lua_objlen(L, 3), bytes = 0, vlen, sent;
+    int rc = n > LF_HEADERS_MAX_COUNT ? LF_HEADERS_TOO_MANY : LF_HEADERS_OK;
+    for (size_t i = 1; i <= n && rc == LF_HEADERS_OK; i++) {
+        lua_rawgeti(L, 3, (int)i);
+        header_value_raw(L, lua_gettop(L), &vlen, &sent);
+        lua_pop(L, 1);
+        if (sent > LF_HEADERS_MAX_BYTES - bytes || nlen > LF_HEADERS_MAX_BYTES - bytes - sent)
+            rc = LF_HEADERS_TOO_BIG;
+        else
+            bytes += nlen + sent;
+    }
+    if (rc == LF_HEADERS_OK)
+        rc = lf_headers_check(&r->headers, n, bytes);
+    int top = lua_gettop(L);
+    for (size_t i = 1; i <= n && rc == LF_HEADERS_OK; i++) {
+        lua_rawgeti(L, 3, (int)i);
+        const char *v = header_value(L, lua_gettop(L), &vlen);
+        rc = header_add(r, name, nlen, v, vlen);
+        lua_settop(L, top);
+    }
+    return rc == LF_HEADERS_OK ? 0 : header_refused(L, r, rc, name, nlen);
+}
+
 /* ngx.header[name] = value | {values} | nil */
 static int api_header_newindex(lua_State *L)
 {
@@ -303,21 +396,11 @@ static int api_header_newindex(lua_State *L)
     lf_headers_remove(&r->headers, name, nlen);
     if (lua_isnil(L, 3))
         return 0;
-    if (lua_istable(L, 3)) {
-        int n = (int)lua_objlen(L, 3);
-        for (int i = 1; i <= n; i++) {
-            lua_rawgeti(L, 3, i);
-            const char *v = header_value(L, lua_gettop(L), &vlen);
-            if (lf_headers_add(&r->headers, name, nlen, v, vlen) != 0)
-                return luaL_error(L, "out of memory");
-            lua_pop(L, 2);
-        }
-        return 0;
-    }
+    if (lua_istable(L, 3))
+        return header_set_list(L, r, name, nlen);
     const char *v = header_value(L, 3, &vlen);
-    if (lf_headers_add(&r->headers, name, nlen, v, vlen) != 0)
-        return luaL_error(L, "out of memory");
-    return 0;
+    int rc = header_add(r, name, nlen, v, vlen);
+    return rc == LF_HEADERS_OK ? 0 : header_refused(L, r, rc, name, nlen);
 }
 
 /* ngx.resp.get_headers(max?, raw?): the response headers set so far. */

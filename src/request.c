@@ -660,6 +660,7 @@ void lf_request_serve(lf_fcgi_conn_t *conn, lf_vm_t *vm, const lf_conf_t *conf,
             lf_fcgi_conn_end_request(conn);
     }
     lf_buf_reset(&r->out);
+    lf_headers_release(&r->headers);
     lf_log_set_request(0);
 }
 

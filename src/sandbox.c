@@ -6,7 +6,8 @@
  *     code is compiled with the JIT off (vm.c).  One hook covers every
  *     coroutine of the VM.
  *   memory: the VM's allocator (vm.c) asks here before the heap grows
- *     past the request's cap (its heap at the start plus the budget).  The
+ *     past the request's cap (its heap at the start plus the budget, less
+ *     the host's copies charged to it: lf_sandbox_charge_memory).  The
  *     allocator cannot collect garbage itself, so the allocation goes
  *     ahead and the hook runs a full collection before the next
  *     instruction; a request still over its cap then has spent its budget.
@@ -52,9 +53,27 @@ static struct {
     int collect;              /* the heap passed the cap: collect, then check */
     size_t base;              /* the heap when the request began */
     long long memory;         /* --sandbox-memory, 0 = no limit */
+    size_t host;              /* bytes the host copied for the request */
     size_t refused;           /* the allocation that was refused */
+    int refused_host;         /* it was a host copy, not the VM's */
     size_t in_use;            /* what the request had added by then */
 } sb;
+
+/* What the request adds to the worker: its share of the heap and the
+ * host's copies. */
+static size_t sandbox_in_use(void)
+{
+    lf_vm_t *vm = sb.vm;
+    return (vm->heap > sb.base ? vm->heap - sb.base : 0) + sb.host;
+}
+
+/* The heap's cap: the budget less what the host's copies took of it. */
+static void sandbox_set_cap(void)
+{
+    size_t room = (size_t)sb.memory - sb.host;
+    lf_vm_t *vm = sb.vm;
+    vm->heap_cap = sb.base + room < sb.base ? (size_t)-1 : sb.base + room;
+}
 
 static void sandbox_hook(lua_State *L, lua_Debug *ar);
 
@@ -95,7 +114,7 @@ static void sandbox_hook(lua_State *L, lua_Debug *ar)
             if (vm->heap > vm->heap_cap) {
                 sb.over = LF_SANDBOX_MEMORY;
                 sb.refused = 0;
-                sb.in_use = vm->heap - sb.base;
+                sb.in_use = sandbox_in_use();
             }
         }
         if (sb.over == LF_SANDBOX_WITHIN && sb.budget > 0 && sb.used >= sb.budget)
@@ -200,7 +219,8 @@ void lf_sandbox_begin(lf_request_t *r)
     sb.used = 0;
     sb.budget = r->conf->sandbox_instructions;
     sb.memory = r->conf->sandbox_memory;
-    sb.refused = sb.in_use = 0;
+    sb.host = sb.refused = sb.in_use = 0;
+    sb.refused_host = 0;
     sb.collect = 0;
     /* Slices of equal size that add up to the budget (to within one slice
      * count per slice): the hook never runs more often than needed. */
@@ -218,10 +238,8 @@ void lf_sandbox_begin(lf_request_t *r)
     sandbox_string_index(L, &key_string_methods, &key_string_saved);
 
     sb.base = vm->heap;
-    if (sb.memory > 0) {
-        size_t budget = (size_t)sb.memory;
-        vm->heap_cap = vm->heap + budget < vm->heap ? (size_t)-1 : vm->heap + budget;
-    }
+    if (sb.memory > 0)
+        sandbox_set_cap();
     sandbox_arm(L);
 }
 
@@ -237,6 +255,31 @@ lf_sandbox_over_t lf_sandbox_end(void)
     return sb.over;
 }
 
+/* The heap passed its cap: a full collection before the next instruction
+ * tells whether the request is still over. */
+static void sandbox_collect_soon(void)
+{
+    if (sb.collect)
+        return;
+    /* The slice under way is charged whole: what it had run is not known,
+     * and the budget must not lose it. */
+    sb.used += sb.count;
+    sb.collect = 1;
+    /* Safe inside the allocator as in a signal handler: it only sets the
+     * hook. */
+    sandbox_arm(sb.vm->L);
+}
+
+/* The budget is spent by an allocation of size bytes, refused. */
+static void sandbox_refuse(size_t size, int host)
+{
+    sb.over = LF_SANDBOX_MEMORY;
+    sb.refused = size;
+    sb.refused_host = host;
+    sb.in_use = sandbox_in_use();
+    sandbox_arm(sb.vm->L);
+}
+
 int lf_sandbox_admit(size_t size, size_t grow)
 {
     lf_vm_t *vm = sb.vm;
@@ -246,21 +289,34 @@ int lf_sandbox_admit(size_t size, size_t grow)
         size_t budget = (size_t)sb.memory;
         size_t over = vm->heap + grow - vm->heap_cap; /* the caller saw it pass */
         if (grow <= budget && over <= budget) {
-            if (!sb.collect) {
-                /* The slice under way is charged whole: what it had run is
-                 * not known, and the budget must not lose it. */
-                sb.used += sb.count;
-                sb.collect = 1;
-                /* Safe here as in a signal handler: it only sets the hook. */
-                sandbox_arm(vm->L);
-            }
+            sandbox_collect_soon();
             return 1;
         }
-        sb.over = LF_SANDBOX_MEMORY;
-        sb.refused = size;
-        sb.in_use = vm->heap > sb.base ? vm->heap - sb.base : 0;
-        sandbox_arm(vm->L);
+        sandbox_refuse(size, 0);
     }
+    return 0;
+}
+
+int lf_sandbox_charge_memory(size_t bytes)
+{
+    if (sb.r == NULL || bytes == 0)
+        return 0;
+    if (sb.over != LF_SANDBOX_WITHIN)
+        return -1;
+    if (sb.memory <= 0)
+        return 0;
+    /* No collection gives host copies back: past the budget on their own,
+     * they are refused at once.  Else the heap's cap comes down by them,
+     * and a heap above the new cap is collected before it counts. */
+    size_t budget = (size_t)sb.memory;
+    if (bytes > budget - sb.host) {
+        sandbox_refuse(bytes, 1);
+        return -1;
+    }
+    sb.host += bytes;
+    sandbox_set_cap();
+    if (sb.vm->heap > sb.vm->heap_cap)
+        sandbox_collect_soon();
     return 0;
 }
 
@@ -275,17 +331,22 @@ void lf_sandbox_rehook(lua_State *L)
 
 const char *lf_sandbox_describe(lf_sandbox_over_t over, char *buf, size_t len)
 {
+    char host[64] = "";
+    if (sb.host)
+        snprintf(host, sizeof(host), " (%zu of them host copies)", sb.host);
     if (over == LF_SANDBOX_INSTRUCTIONS)
         snprintf(buf, len, "sandbox: the script ran out of its instruction budget "
                  "(--sandbox-instructions %lld)", sb.budget);
     else if (over == LF_SANDBOX_MEMORY && sb.refused)
         snprintf(buf, len, "sandbox: the script ran out of its memory budget "
-                 "(--sandbox-memory %lld bytes): an allocation of %zu bytes was refused with "
-                 "%zu bytes in use", sb.memory, sb.refused, sb.in_use);
+                 "(--sandbox-memory %lld bytes): %s of %zu bytes was refused with "
+                 "%zu bytes in use%s", sb.memory,
+                 sb.refused_host ? "a host copy (response headers)" : "an allocation",
+                 sb.refused, sb.in_use, host);
     else if (over == LF_SANDBOX_MEMORY)
         snprintf(buf, len, "sandbox: the script ran out of its memory budget "
-                 "(--sandbox-memory %lld bytes): %zu bytes in use after a full collection",
-                 sb.memory, sb.in_use);
+                 "(--sandbox-memory %lld bytes): %zu bytes in use after a full collection%s",
+                 sb.memory, sb.in_use, host);
     else
         snprintf(buf, len, "sandbox: within its budgets");
     return buf;

@@ -33,6 +33,14 @@ void lf_sandbox_push_env(lua_State *L);
  * budget checked then), 0 = refuse it (the budget is spent). */
 int lf_sandbox_admit(size_t size, size_t grow);
 
+/* Memory the host allocated for the running sandboxed request outside
+ * the Lua heap (its response headers' buffers): it counts against
+ * --sandbox-memory like the request's share of the heap and, unlike
+ * that, is not garbage.  0 = within the budget (or no sandboxed request
+ * runs), -1 = the budget is spent: the caller drops what it copied and
+ * the script stops before its next instruction. */
+int lf_sandbox_charge_memory(size_t bytes);
+
 /* Put back the running sandboxed request's count hook, or no hook at all
  * (for timeout.c, whose hooks take its place for a while). */
 void lf_sandbox_rehook(lua_State *L);

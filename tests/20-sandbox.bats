@@ -249,6 +249,58 @@ EXPECTED
     [ "$BODY" = "$(printf '\nafter')" ]
 }
 
+rss_kb() {
+    awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# aborted_on PATH TEXT: 500, nothing after, and the log line with TEXT.
+aborted_on() {
+    mark_log
+    http GET "$1"
+    echo "status $STATUS"
+    [ "$STATUS" = 500 ]
+    [[ "$BODY" != *after* ]]
+    log_since | grep -F "lua entry thread aborted: runtime error:" | grep -F "$2" ||
+        { log_since; false; }
+}
+
+@test "16: host copies of response headers are bounded before they are made and count against the memory budget" {
+    local pid before after
+    # The header bombs of tests/23-headers.bats, sandboxed.
+    cp "$TESTS_DIR/apps/headers/bomb.lua" "$WORK/root/sb/headers.lua"
+    pid=$(worker)
+    before=$(rss_kb "$pid")
+    # 1000 references to one 1 MB string (1 MB of the budget, 1 GB copied).
+    aborted_on '/sb/headers.lua?how=table' "headers.lua:10: response headers too large: X-A would take them past 65536 bytes"
+    aborted_on '/sb/headers.lua?how=pcall' "response headers too large: X-A would take them past 65536 bytes"
+    aborted_on '/sb/headers.lua?how=names' "headers.lua:16: too many response headers: X-H1001 would make more than 1000"
+    aborted_on '/sb/headers.lua?how=coroutine' "too many response headers: X-H1001"
+    # One header set 100000 times: one copy kept.
+    http GET '/sb/headers.lua?how=same'
+    [ "$STATUS" = 200 ]
+    [ "$BODY" = "after: 1000" ]
+    after=$(rss_kb "$pid")
+    echo "# sandboxed header bombs: worker RSS before ${before} KiB, after ${after} KiB" >&3
+    ldd "$LUAFPM_BIN" | grep -q libasan || [ "$after" -le $((before + 8192)) ]
+    [ "$(worker)" = "$pid" ]
+    http GET /sb/exit.lua?how=201
+    [ "$STATUS" = 201 ]
+    [ "$(header X-Sandboxed)" = yes ]
+
+    # The copies count against the budget: 500 headers of 100 bytes take
+    # 64 KiB of header buffer (and a 16 KiB vector) for a few KiB of Lua
+    # heap; 30 of them fit (and fit into nginx's 4k buffer).
+    serve_extra --sandbox-memory 40k
+    mark_log
+    [ "$(curl -sS "http://127.0.0.1:$EXTRA_NGX/sb/headers.lua?how=fill&n=30")" = "after: -" ]
+    [ "$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$EXTRA_NGX/sb/headers.lua?how=fill&n=500")" = 500 ]
+    log_since | tr '\n' ' ' |
+        grep -E "sandbox: the script ran out of its memory budget \(--sandbox-memory 40960 bytes\): a host copy \(response headers\) of [0-9]+ bytes was refused with [0-9]+ bytes in use \([0-9]+ of them host copies\).*script: $WORK/root/sb/headers.lua" ||
+        { log_since; false; }
+    [ "$(curl -sS "http://127.0.0.1:$EXTRA_NGX/sb/headers.lua?how=fill&n=30")" = "after: -" ]
+    stop_extra
+}
+
 @test "deep recursion is an ordinary error; the worker is unharmed" {
     local before
     before=$(worker)
