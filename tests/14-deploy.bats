@@ -303,3 +303,29 @@ EOF2
     [ "$(sed -n 3p "$WORK/notify-all.out")" = "READY=1|STATUS=reloaded" ]
     [ "$(sed -n 4p "$WORK/notify-all.out")" = "STOPPING=1" ]
 }
+
+@test "README's two commands in either order: after demo.sh the tree still builds out of tree" {
+    command -v git >/dev/null || skip "git not installed"
+    git -C "$LUAFPM_SRCDIR" rev-parse --git-dir >/dev/null 2>&1 || skip "not a git checkout"
+    local port
+    for port in 8080 9000; do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            skip "127.0.0.1:$port is in use (the demo's ports)"
+        fi
+    done
+    local clone=$WORK/clone
+    git clone -q "$LUAFPM_SRCDIR" "$clone"
+    # The demo (it built in the source tree, which made tests/run.sh's
+    # out-of-tree configure fail: "source directory already configured").
+    run env DEMO_SECONDS=1 bash "$clone/examples/demo.sh"
+    echo "$output" | tail -5
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"luafpm is serving"* ]]
+    [ ! -e "$clone/config.status" ]
+    # tests/run.sh's own step: configure in _build/<variant>.
+    mkdir -p "$clone/_build/plain"
+    run bash -c "cd '$clone/_build/plain' && ../../configure -q"
+    echo "$output" | tail -5
+    [ "$status" -eq 0 ]
+    rm -rf "$clone"
+}
