@@ -35,14 +35,9 @@
  * this long between two reads before its connection is closed: a peer
  * that sends half a record holds a connection slot, never the worker. */
 #define LF_READ_TIMEOUT 60.0
-/* A stopping worker closes a kept connection once it has been idle this
- * long: nginx hands requests to its most recently used connections
- * first, so one idle that long sits unused in its cache, where nginx sees
- * the close and drops it; closing one that nginx is about to send on
- * would cost it an error and a retry. */
-#define LF_STOP_IDLE 0.05
-/* ... and gives the rest this long, then closes what is left. */
-#define LF_STOP_WAIT 5.0
+/* A stopping worker waits this long for requests that have begun to
+ * arrive (their web server sent them before it saw the worker go). */
+#define LF_STOP_PARTIAL_WAIT 5.0
 
 /* One FastCGI connection of this worker: the codec's state, its place in
  * the event loop, its read timer, and the free list it returns to. */
@@ -52,7 +47,6 @@ typedef struct lf_wconn {
     lf_timer_t read_timer;
     struct lf_wconn *next_free;
     struct lf_worker *w;
-    double last_active;            /* when it last read or served */
 } lf_wconn_t;
 
 /* The worker's state, for the loop's callbacks. */
@@ -318,7 +312,6 @@ static void worker_conn_ready(lf_loop_t *loop, void *data, uint32_t events)
     lf_worker_t *w = wc->w;
     lf_fcgi_conn_t *c = &wc->conn;
     (void)events;
-    wc->last_active = lf_loop_now(loop);
     for (;;) {
         int rc = lf_fcgi_conn_read_request(c);
         if (rc == LF_FCGI_AGAIN)
@@ -331,7 +324,6 @@ static void worker_conn_ready(lf_loop_t *loop, void *data, uint32_t events)
         }
         lf_timer_stop(loop, &wc->read_timer);
         worker_serve_request(w, c);
-        wc->last_active = lf_loop_update_time(loop);
         if (c->fd < 0) {
             /* The request closed it (no keep-alive, or out of step). */
             wc->io.events = 0;
@@ -348,22 +340,13 @@ static void worker_conn_ready(lf_loop_t *loop, void *data, uint32_t events)
         lf_timer_stop(loop, &wc->read_timer);
 }
 
-/* Stopping: close the kept connections idle for LF_STOP_IDLE (all of
- * them once the wait is over); how many stay open. */
-static size_t worker_close_idle(lf_worker_t *w, int all)
+/* Connections where a request has begun to arrive. */
+static int worker_partial_requests(const lf_worker_t *w)
 {
-    size_t open = 0;
-    double now = lf_loop_update_time(&w->loop);
-    for (size_t i = 0; i < w->max_conns; i++) {
-        lf_wconn_t *wc = &w->conns[i];
-        if (wc->conn.fd < 0)
-            continue;
-        if (all || (!lf_fcgi_conn_partial(&wc->conn) && now - wc->last_active >= LF_STOP_IDLE))
-            worker_conn_release(w, wc);
-        else
-            open++;
-    }
-    return open;
+    for (size_t i = 0; i < w->max_conns; i++)
+        if (w->conns[i].conn.fd >= 0 && lf_fcgi_conn_partial(&w->conns[i].conn))
+            return 1;
+    return 0;
 }
 
 static void worker_read_timeout(lf_loop_t *loop, void *data)
@@ -389,7 +372,6 @@ static void worker_listen_ready(lf_loop_t *loop, void *data, uint32_t events)
         }
         w->free_conns = wc->next_free;
         w->nconns++;
-        wc->last_active = lf_loop_now(loop);
         lf_io_init(&wc->io, wc->conn.fd, worker_conn_ready, wc);
         if (lf_io_watch(loop, &wc->io, EPOLLIN) != 0) {
             lf_log_errno(LF_LOG_ERR, errno, "epoll_ctl() of a new connection failed");
@@ -551,7 +533,7 @@ int lf_worker_run(const lf_worker_args_t *a)
         lf_log(LF_LOG_INFO, "worker %d will be replaced after %llu requests", a->id, w->max_requests);
     lf_sb_set_state(LF_SB_IDLE);
     worker_report_ready(a);
-    int stopping_seen = 0;
+    int stopping_seen = 0, partial = 0;
     double stop_at = 0;
     while (!w->listen_gone && quit_requested != 2) {
         if (reopen_requested) {
@@ -565,22 +547,23 @@ int lf_worker_run(const lf_worker_args_t *a)
             lf_sb_set_state(LF_SB_STOPPING);
         }
         worker_update_accepting(w, stopping);
-        /* Stopping: no new connections; the kept ones are served until
-         * they fall idle (the web server may still send on them), then
-         * closed; the worker goes when none is left. */
+        /* Stopping: serve what already waits on kept-alive connections,
+         * and the rest of requests that have begun to arrive (for a
+         * while), then go. */
         double wait = -1;
         if (stopping) {
             if (stop_at == 0)
-                stop_at = lf_loop_update_time(&w->loop) + LF_STOP_WAIT;
-            if (worker_close_idle(w, lf_loop_now(&w->loop) >= stop_at) == 0)
-                break;
-            wait = LF_STOP_IDLE / 2;
+                stop_at = lf_loop_update_time(&w->loop) + LF_STOP_PARTIAL_WAIT;
+            partial = worker_partial_requests(w) && lf_loop_now(&w->loop) < stop_at;
+            wait = partial ? 0.05 : 0;
         }
         int ready = lf_loop_run_once(&w->loop, wait);
         if (ready < 0 && errno != EINTR) {
             lf_log_errno(LF_LOG_ALERT, errno, "epoll_wait() failed");
             break;
         }
+        if (ready == 0 && stopping && !partial)
+            break;
     }
 
     for (size_t i = 0; i < w->max_conns; i++)
