@@ -171,6 +171,7 @@ void lf_api_init(lua_State *L, const lf_conf_t *conf)
     lua_pushlightuserdata(L, NULL);                  /* ngx.null, as cjson.null */
     lua_setfield(L, -2, "null");
     lf_api_output_init(L);
+    lf_api_say_init(L);
     lf_api_var_init(L);
     lf_api_req_init(L);
     lf_api_log_init(L);

@@ -12,6 +12,7 @@ void lf_api_init(lua_State *L, const lf_conf_t *conf);
 
 /* Each area adds its functions to the table at the top of the stack. */
 void lf_api_output_init(lua_State *L);
+void lf_api_say_init(lua_State *L);
 void lf_api_var_init(lua_State *L);
 void lf_api_req_init(lua_State *L);
 void lf_api_log_init(lua_State *L);

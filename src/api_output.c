@@ -1,5 +1,5 @@
-/* api_output.c - ngx.say/print/flush/exit/eof/redirect, ngx.status and
- * the ngx.header proxy. */
+/* api_output.c - ngx.flush/eof/exit/redirect, ngx.status and the
+ * ngx.header proxy (ngx.say and ngx.print: api_say.c). */
 #include "config.h"
 
 #include <ctype.h>
@@ -11,130 +11,6 @@
 
 #include "api.h"
 #include "log.h"
-
-#define LF_MAX_NESTING 100
-
-/* Check one ngx.say argument before anything is written, as OpenResty
- * does: strings, numbers, booleans, nil, ngx.null and array tables. */
-static void output_check(lua_State *L, int idx, int argn, int depth)
-{
-    switch (lua_type(L, idx)) {
-    case LUA_TNIL:
-    case LUA_TBOOLEAN:
-    case LUA_TNUMBER:
-    case LUA_TSTRING:
-        return;
-    case LUA_TLIGHTUSERDATA:
-        if (lua_touserdata(L, idx) == NULL)
-            return;
-        break;
-    case LUA_TTABLE:
-        if (depth >= LF_MAX_NESTING)
-            luaL_error(L, "bad argument #%d to '?' (table nested too deeply)", argn);
-        lua_pushnil(L);
-        while (lua_next(L, idx) != 0) {
-            lua_Number k;
-            if (lua_type(L, -2) != LUA_TNUMBER || (k = lua_tonumber(L, -2)) < 1 || k != floor(k))
-                luaL_error(L, "bad argument #%d to '?' (non-array table found)", argn);
-            output_check(L, lua_gettop(L), argn, depth + 1);
-            lua_pop(L, 1);
-        }
-        return;
-    default:
-        break;
-    }
-    luaL_error(L,
-               "bad argument #%d to '?' (string, number, boolean, nil, ngx.null, or array table expected, but got %s)",
-               argn, luaL_typename(L, idx));
-}
-
-/* Numbers are written like tostring (%.14g), except that -0 is "0". */
-static int output_number(lf_request_t *r, lua_Number n)
-{
-    char buf[64];
-    int len;
-    if (n == 0)
-        return lf_request_write(r, "0", 1);
-    if (isinf(n))
-        return lf_request_write(r, n > 0 ? "inf" : "-inf", n > 0 ? 3 : 4);
-    if (isnan(n))
-        return lf_request_write(r, "nan", 3);
-    if (n == (lua_Number)(long long)n && fabs(n) < 1e15)
-        len = snprintf(buf, sizeof(buf), "%lld", (long long)n);
-    else
-        len = snprintf(buf, sizeof(buf), "%.14g", n);
-    return lf_request_write(r, buf, (size_t)len);
-}
-
-static int output_value(lf_request_t *r, lua_State *L, int idx)
-{
-    size_t len;
-    const char *s;
-    switch (lua_type(L, idx)) {
-    case LUA_TSTRING:
-        s = lua_tolstring(L, idx, &len);
-        return lf_request_write(r, s, len);
-    case LUA_TNUMBER:
-        return output_number(r, lua_tonumber(L, idx));
-    case LUA_TBOOLEAN:
-        return lua_toboolean(L, idx) ? lf_request_write(r, "true", 4)
-                                     : lf_request_write(r, "false", 5);
-    case LUA_TNIL:
-        return lf_request_write(r, "nil", 3);
-    case LUA_TLIGHTUSERDATA:
-        return lf_request_write(r, "null", 4);
-    case LUA_TTABLE: {
-        /* An array: 1..max key, holes written as nil. */
-        lua_Number max = 0;
-        lua_pushnil(L);
-        while (lua_next(L, idx) != 0) {
-            lua_Number k = lua_tonumber(L, -2);
-            if (k > max)
-                max = k;
-            lua_pop(L, 1);
-        }
-        int rc = 0;
-        for (lua_Number i = 1; i <= max && rc == 0; i++) {
-            lua_rawgeti(L, idx, (int)i);
-            rc = output_value(r, L, lua_gettop(L));
-            lua_pop(L, 1);
-        }
-        return rc;
-    }
-    default:
-        return 0;
-    }
-}
-
-static int api_output(lua_State *L, int newline)
-{
-    lf_request_t *r = lf_api_request(L);
-    int n = lua_gettop(L);
-    for (int i = 1; i <= n; i++)
-        output_check(L, i, i, 0);
-    int rc = 0;
-    for (int i = 1; i <= n && rc == 0; i++)
-        rc = output_value(r, L, i);
-    if (rc == 0 && newline)
-        rc = lf_request_write(r, "\n", 1);
-    if (rc != 0) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "output error: the connection to the web server failed");
-        return 2;
-    }
-    lua_pushinteger(L, 1);
-    return 1;
-}
-
-static int api_say(lua_State *L)
-{
-    return api_output(L, 1);
-}
-
-static int api_print(lua_State *L)
-{
-    return api_output(L, 0);
-}
 
 static int api_flush(lua_State *L)
 {
@@ -358,8 +234,7 @@ static int api_resp_get_headers(lua_State *L)
 void lf_api_output_init(lua_State *L)
 {
     static const luaL_Reg fns[] = {
-        {"say", api_say},   {"print", api_print},       {"flush", api_flush},
-        {"eof", api_eof},   {"exit", api_exit},         {"redirect", api_redirect},
+        {"flush", api_flush}, {"eof", api_eof}, {"exit", api_exit}, {"redirect", api_redirect},
         {NULL, NULL},
     };
     for (const luaL_Reg *f = fns; f->name; f++) {

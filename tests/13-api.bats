@@ -99,3 +99,60 @@ inner exits" ]
     [ "$(header X-Before)" = set ]
     grep -q 'lua entry thread aborted: runtime error: .*wrap_error.lua:3: boom in wrap' "$WORK/luafpm.log"
 }
+
+# say_tables HOW [catch]: GET /say_tables.lua?how=HOW, bounded to 5 s.
+say_tables() {
+    local q="how=$1"
+    [ -n "${2:-}" ] && q="$q&catch=1"
+    http GET "/say_tables.lua?$q" --max-time 5
+}
+
+@test "ngx.say of a huge key, a DAG or a cycle is an error at once; the worker goes on" {
+    local before how start
+    say_tables pid
+    before=$BODY
+    start=$(date +%s%N)
+    say_tables big53 catch
+    [ "$BODY" = "false bad argument #2 to 'say' (non-array table found (more holes than elements))" ]
+    say_tables big30 catch
+    [ "$BODY" = "false bad argument #2 to 'say' (non-array table found (more holes than elements))" ]
+    say_tables dag catch
+    [[ "$BODY" =~ ^"false bad argument #2 to 'say' ("(output|table)" too large (over 268435456 ".*")"$ ]]
+    say_tables dag_empty catch
+    [ "$BODY" = "false bad argument #2 to 'say' (table too large (over 268435456 array slots to read in one call))" ]
+    say_tables cycle catch
+    [ "$BODY" = "false bad argument #2 to 'say' (cyclic table found)" ]
+    say_tables cycle_deep catch
+    [ "$BODY" = "false bad argument #2 to 'say' (cyclic table found)" ]
+    say_tables bad_nested catch
+    [ "$BODY" = "false bad argument #2 to 'say' (bad data type function found)" ]
+    # Uncaught: a 500 before anything was written.
+    for how in big53 big30 dag dag_empty cycle; do
+        say_tables $how
+        [ "$STATUS" = 500 ]
+        [[ "$BODY" != *after* ]]
+    done
+    # All of it in well under the time one of them used to take.
+    [ $((($(date +%s%N) - start) / 1000000)) -lt 3000 ]
+    say_tables pid
+    [ "$BODY" = "$before" ]
+}
+
+@test "ngx.say prints arrays, holes, shared and nested tables as OpenResty does" {
+    local ab nils
+    say_tables ok
+    [ "$STATUS" = 200 ]
+    ab=$(printf 'ab%.0s' $(seq 1024))
+    nils=$(printf 'nil%.0s' $(seq 499))
+    diff -u - <(echo "$BODY") <<EXPECTED
+anilb
+123fourabnild
+nilnil3xxx
+$ab
+$(printf '%s' $(seq 1 1000 | sed 's/.*\(.\)$/\1/'))${nils}end
+EXPECTED
+    # Large for one call is still fine for a trusted script (20 MB).
+    say_tables huge
+    [ "$STATUS" = 200 ]
+    [ "${#BODY}" = $((1 + 20000000 + 1 + 5)) ]
+}
