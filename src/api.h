@@ -27,6 +27,11 @@ double lf_api_time_now(void);
 /* Decode a query string into a new table (1 value, or 2 with "truncated"). */
 int lf_api_decode_args(lua_State *L, const char *buf, size_t len, int max);
 
+/* A number as ngx.say, ngx.print and ngx.log write it, into buf (at
+ * least LF_API_NUMBER bytes); its length. */
+#define LF_API_NUMBER 32
+size_t lf_api_number(lua_Number n, char *buf);
+
 /* The metatable that makes header tables answer to any case and '_'. */
 void lf_api_push_headers_mt(lua_State *L);
 /* Pop name and value into header table t; a repeated name makes a list. */

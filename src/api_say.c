@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,7 +29,6 @@
 #define LF_SAY_DEPTH 100               /* tables inside tables */
 #define LF_SAY_SMALL 16                /* a max key up to this may leave any holes */
 #define LF_SAY_MAX ((size_t)256 << 20) /* bytes, and slots read, in one call */
-#define LF_SAY_NUMBER 32               /* room for any formatted number */
 
 typedef struct {
     int argn;           /* the argument being measured, for errors */
@@ -40,20 +40,17 @@ typedef struct {
     size_t keys;        /* keys the size pass read (host work too) */
 } say_t;
 
-/* A number as OpenResty writes it.  Returns its length in buf. */
-static size_t say_number(lua_Number n, char *buf)
+size_t lf_api_number(lua_Number n, char *buf)
 {
+    /* lua-nginx-module: integers that fit 32 bits as integers, anything
+     * else with C's "%.14g" (so -0 is "0", 0/0 is glibc's "-nan", and
+     * 123456789012345 rounds to even: "1.2345678901234e+14", where
+     * LuaJIT's tostring gives "...235"). */
     int len;
-    if (n == 0)
-        return (size_t)snprintf(buf, LF_SAY_NUMBER, "0");
-    if (isinf(n))
-        return (size_t)snprintf(buf, LF_SAY_NUMBER, n > 0 ? "inf" : "-inf");
-    if (isnan(n))
-        return (size_t)snprintf(buf, LF_SAY_NUMBER, "nan");
-    if (n == (lua_Number)(long long)n && fabs(n) < 1e15)
-        len = snprintf(buf, LF_SAY_NUMBER, "%lld", (long long)n);
+    if (n >= INT32_MIN && n <= INT32_MAX && n == (lua_Number)(int32_t)n)
+        len = snprintf(buf, LF_API_NUMBER, "%d", (int)(int32_t)n);
     else
-        len = snprintf(buf, LF_SAY_NUMBER, "%.14g", n);
+        len = snprintf(buf, LF_API_NUMBER, "%.14g", n);
     return len > 0 ? (size_t)len : 0;
 }
 
@@ -88,7 +85,7 @@ static void say_measure_table(lua_State *L, say_t *s, int idx, int depth);
 /* Add the value at idx (a table's slot when depth > 0) to the totals. */
 static void say_measure(lua_State *L, say_t *s, int idx, int depth)
 {
-    char num[LF_SAY_NUMBER];
+    char num[LF_API_NUMBER];
     size_t len;
     switch (lua_type(L, idx)) {
     case LUA_TSTRING:
@@ -96,7 +93,7 @@ static void say_measure(lua_State *L, say_t *s, int idx, int depth)
         s->bytes += len;
         break;
     case LUA_TNUMBER:
-        s->bytes += say_number(lua_tonumber(L, idx), num);
+        s->bytes += lf_api_number(lua_tonumber(L, idx), num);
         break;
     case LUA_TNIL:
         s->bytes += 3;
@@ -182,7 +179,7 @@ static void say_measure_table(lua_State *L, say_t *s, int idx, int depth)
 /* Write the value at idx, measured and found good. */
 static int say_write(lf_request_t *r, lua_State *L, int idx)
 {
-    char num[LF_SAY_NUMBER];
+    char num[LF_API_NUMBER];
     size_t len;
     const char *p;
     switch (lua_type(L, idx)) {
@@ -190,7 +187,7 @@ static int say_write(lf_request_t *r, lua_State *L, int idx)
         p = lua_tolstring(L, idx, &len);
         return lf_request_write(r, p, len);
     case LUA_TNUMBER:
-        len = say_number(lua_tonumber(L, idx), num);
+        len = lf_api_number(lua_tonumber(L, idx), num);
         return lf_request_write(r, num, len);
     case LUA_TNIL:
         return lf_request_write(r, "nil", 3);

@@ -156,3 +156,10 @@ EXPECTED
     [ "$STATUS" = 200 ]
     [ "${#BODY}" = $((1 + 20000000 + 1 + 5)) ]
 }
+
+@test "ngx.log and print write numbers as ngx.say does" {
+    http GET /log_numbers.lua
+    [ "$STATUS" = 200 ]
+    grep -F '[lua] log_numbers.lua:2: NUMS 0 1.2345678901234e+14 -nan 2147483648 1.5 1e+15' "$WORK/luafpm.log"
+    grep -F '[lua] log_numbers.lua:3: PRINTNUMS 0 9.007199254741e+15' "$WORK/luafpm.log"
+}
