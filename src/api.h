@@ -32,6 +32,13 @@ int lf_api_decode_args(lua_State *L, const char *buf, size_t len, int max);
 #define LF_API_NUMBER 32
 size_t lf_api_number(lua_Number n, char *buf);
 
+/* api_var_nginx.c: push the variables nginx computes itself (pid,
+ * hostname, msec, status, sent_http_*, ...) for a lower-case name: the
+ * number of values pushed (0 = nil), or -1 when name is none of them.
+ * And: is name one of nginx's own variables? */
+int lf_api_var_nginx(lua_State *L, lf_request_t *r, const char *name, size_t len);
+int lf_api_var_is_nginx(const char *name);
+
 /* The metatable that makes header tables answer to any case and '_'. */
 void lf_api_push_headers_mt(lua_State *L);
 /* Pop name and value into header table t; a repeated name makes a list. */

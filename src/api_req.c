@@ -13,12 +13,45 @@
 #define LF_MAX_ARGS 100     /* lua-nginx-module's default for *_args */
 #define LF_MAX_HEADERS 100  /* and for get_headers */
 
+/* The methods ngx.req.set_method knows, by their ngx.HTTP_* number. */
+static const struct {
+    int number;
+    const char *name;
+} req_methods[] = {
+    {0x0002, "GET"},      {0x0004, "HEAD"},      {0x0008, "POST"},   {0x0010, "PUT"},
+    {0x0020, "DELETE"},   {0x0040, "MKCOL"},     {0x0080, "COPY"},   {0x0100, "MOVE"},
+    {0x0200, "OPTIONS"},  {0x0400, "PROPFIND"},  {0x0800, "PROPPATCH"},
+    {0x1000, "LOCK"},     {0x2000, "UNLOCK"},    {0x4000, "PATCH"},  {0x8000, "TRACE"},
+};
+
 static int api_req_get_method(lua_State *L)
 {
     lf_request_t *r = lf_api_request(L);
-    const char *m = lf_request_param(r, "REQUEST_METHOD");
+    const char *m = r->method ? r->method : lf_request_param(r, "REQUEST_METHOD");
     lua_pushstring(L, m ? m : "GET");
     return 1;
+}
+
+/* ngx.req.set_method(ngx.HTTP_*): what get_method and $request_method
+ * say from now on, as in OpenResty's content phase ($request, the log
+ * and the web server keep the method the client sent).  HEAD set before
+ * the headers leave makes the response header-only, as nginx does. */
+static int api_req_set_method(lua_State *L)
+{
+    lf_request_t *r = lf_api_request(L);
+    if (lua_type(L, 1) != LUA_TNUMBER)
+        return luaL_error(L, "bad method number");
+    lua_Number n = lua_tonumber(L, 1);
+    int number = n > -2147483649.0 && n < 2147483648.0 ? (int)n : 0;
+    for (size_t i = 0; i < sizeof(req_methods) / sizeof(req_methods[0]); i++) {
+        if (req_methods[i].number == number) {
+            r->method = req_methods[i].name;
+            if (!r->headers_sent)
+                r->header_only = number == 0x0004;
+            return 0;
+        }
+    }
+    return luaL_error(L, "unsupported HTTP method: %s", lua_tostring(L, 1));
 }
 
 static int api_req_http_version(lua_State *L)
@@ -315,6 +348,7 @@ void lf_api_req_init(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         {"get_method", api_req_get_method},
+        {"set_method", api_req_set_method},
         {"http_version", api_req_http_version},
         {"start_time", api_req_start_time},
         {"get_uri_args", api_req_get_uri_args},
@@ -344,7 +378,6 @@ void lf_api_req_init(lua_State *L)
     api_set_unsupported(L, "ngx.req.raw_header", "FastCGI passes headers as parameters, not the raw request");
     api_set_unsupported(L, "ngx.req.set_header", no_headers);
     api_set_unsupported(L, "ngx.req.clear_header", no_headers);
-    api_set_unsupported(L, "ngx.req.set_method", "the method is the web server's; there is no later phase to change it for");
     api_set_unsupported(L, "ngx.req.set_uri", "internal redirects happen inside the web server, not over FastCGI");
     api_set_unsupported(L, "ngx.req.set_body_data", no_body);
     api_set_unsupported(L, "ngx.req.set_body_file", no_body);

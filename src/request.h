@@ -50,6 +50,8 @@ typedef struct {
     const char *body_path;      /* its name, removed at the end */
     unsigned long long body_len;
     int args_ref;               /* ngx.var.args once written, else LUA_NOREF */
+    const char *method;         /* set by ngx.req.set_method, else NULL (REQUEST_METHOD) */
+    long long limit_rate;       /* ngx.var.limit_rate, bytes/s, 0 = none */
     unsigned headers_sent : 1;    /* frozen: output has begun */
     unsigned headers_written : 1; /* serialized into the stream */
     unsigned flushed : 1;       /* output reached the socket */

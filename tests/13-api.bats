@@ -163,3 +163,28 @@ EXPECTED
     grep -F '[lua] log_numbers.lua:2: NUMS 0 1.2345678901234e+14 -nan 2147483648 1.5 1e+15' "$WORK/luafpm.log"
     grep -F '[lua] log_numbers.lua:3: PRINTNUMS 0 9.007199254741e+15' "$WORK/luafpm.log"
 }
+
+@test "ngx.var.limit_rate is applied by nginx (X-Accel-Limit-Rate), which does not pass the header on" {
+    local start ms
+    start=$(date +%s%N)
+    http GET /limit_rate.lua
+    ms=$((($(date +%s%N) - start) / 1000000))
+    [ "$STATUS" = 200 ]
+    [ "${#BODY}" = 30000 ]
+    [ "$(header X-Limit-Rate)" = 0 ]
+    [ "$ms" -lt 1000 ]
+    # 10 KiB/s: nginx sends the first second's share at once, the rest
+    # takes two more seconds.
+    start=$(date +%s%N)
+    http GET '/limit_rate.lua?rate=10k'
+    ms=$((($(date +%s%N) - start) / 1000000))
+    [ "${#BODY}" = 30000 ]
+    [ "$(header X-Limit-Rate)" = 10240 ]
+    [ -z "$(header X-Accel-Limit-Rate)" ]
+    echo "took $ms ms"
+    [ "$ms" -ge 1500 ]
+    # Not a size: logged as nginx does, nothing changes.
+    http GET '/limit_rate.lua?rate=fast'
+    [ "$(header X-Limit-Rate)" = 0 ]
+    grep -F 'invalid $limit_rate "fast"' "$WORK/luafpm.log"
+}

@@ -280,6 +280,14 @@ EXPECTED
 nilnil3xxx" ]
 }
 
+@test "ngx.var.pid, hostname and realpath_root are nil for a sandboxed script (no process details)" {
+    http GET /sb/vars_hidden.lua
+    [ "$STATUS" = 200 ]
+    [ "$BODY" = "nil nil nil string" ]
+    http GET /vars_hidden.lua
+    [[ "$BODY" =~ ^[0-9]+\ [^\ ]+\ /.+\ string$ ]]
+}
+
 @test "the slots ngx.say reads are charged to the instruction budget" {
     # 10^4 calls of a few instructions each, 10^7 slots of host work.
     over_budget '/sb/say_tables.lua?how=charge' instruction
