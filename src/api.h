@@ -50,6 +50,11 @@ extern const char *lf_api_phase;
 /* The current request, or a Lua error naming the context (e.g. init). */
 lf_request_t *lf_api_request(lua_State *L);
 
+/* An output call after a HEAD response's headers or ngx.eof: pushes
+ * nil and OpenResty's reason ("header only", "seen eof") and returns 2;
+ * else 0. */
+int lf_api_output_refused(lua_State *L, lf_request_t *r);
+
 /* ngx.status / ngx.ctx, read and written through ngx's metatable. */
 int lf_api_status_get(lua_State *L, lf_request_t *r);
 int lf_api_status_set(lua_State *L, lf_request_t *r, int idx);

@@ -12,14 +12,43 @@
 #include "api.h"
 #include "log.h"
 
+/* nil, why: an output call that does nothing, as lua-nginx-module says. */
+static int output_refused(lua_State *L, const char *why)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, why);
+    return 2;
+}
+
+int lf_api_output_refused(lua_State *L, lf_request_t *r)
+{
+    /* A HEAD response is complete once its headers are out. */
+    if (r->header_only && r->headers_sent)
+        return output_refused(L, "header only");
+    if (r->eof)
+        return output_refused(L, "seen eof");
+    return 0;
+}
+
+/* ngx.flush(wait?): only once body bytes were written (or wait is true
+ * and the headers are out), else nil, "nothing to flush". */
 static int api_flush(lua_State *L)
 {
     lf_request_t *r = lf_api_request(L);
-    if (lf_request_flush(r) != 0) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "output error: the connection to the web server failed");
-        return 2;
+    int n = lua_gettop(L), wait = 0;
+    if (n > 1)
+        return luaL_error(L, "attempt to pass %d arguments, but accepted 0 or 1", n);
+    if (n == 1) {
+        luaL_checktype(L, 1, LUA_TBOOLEAN);
+        wait = lua_toboolean(L, 1);
     }
+    int refused = lf_api_output_refused(L, r);
+    if (refused)
+        return refused;
+    if (!r->headers_sent || (!r->body_seen && !wait))
+        return output_refused(L, "nothing to flush");
+    if (lf_request_flush(r) != 0)
+        return output_refused(L, "output error: the connection to the web server failed");
     lua_pushinteger(L, 1);
     return 1;
 }
@@ -27,11 +56,17 @@ static int api_flush(lua_State *L)
 static int api_eof(lua_State *L)
 {
     lf_request_t *r = lf_api_request(L);
-    if (lf_request_eof(r) != 0) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "output error: the connection to the web server failed");
-        return 2;
-    }
+    if (lua_gettop(L) != 0)
+        return luaL_error(L, "no argument is expected");
+    if (r->eof)
+        return output_refused(L, "seen eof");
+    /* After a HEAD response's headers OpenResty counts the response as
+     * ended already: the same answer, but the response still ends now. */
+    int ended = r->header_only && r->headers_sent;
+    if (lf_request_eof(r) != 0)
+        return output_refused(L, "output error: the connection to the web server failed");
+    if (ended)
+        return output_refused(L, "seen eof");
     lua_pushinteger(L, 1);
     return 1;
 }
@@ -49,18 +84,56 @@ static int api_exit(lua_State *L)
     return lua_yield(L, 0);
 }
 
+/* Bytes a Location must not hold (0x00-0x08, 0x0a-0x1f, 0x7f), as
+ * lua-nginx-module checks: CR/LF would start a header of their own. */
+static int redirect_unsafe(unsigned char c)
+{
+    return (c < 0x20 && c != '\t') || c == 0x7f;
+}
+
+/* The URI for the error message: odd bytes, '"' and '\' as \xHH.  sp++ */
+static const char *redirect_escape(lua_State *L, const char *p, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+            char e[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+            luaL_addlstring(&b, e, 4);
+        } else {
+            luaL_addchar(&b, (char)c);
+        }
+    }
+    luaL_pushresult(&b);
+    return lua_tostring(L, -1);
+}
+
 static int api_redirect(lua_State *L)
 {
     lf_request_t *r = lf_api_request(L);
+    int n = lua_gettop(L);
+    if (n != 1 && n != 2)
+        return luaL_error(L, "expecting one or two arguments");
     size_t len;
     const char *uri = luaL_checklstring(L, 1, &len);
-    int status = (int)luaL_optinteger(L, 2, 302);
+    lua_Number sn = n == 2 ? luaL_checknumber(L, 2) : 302;
+    int status = sn >= 0 && sn < 1000 ? (int)sn : 0;
     if (status != 301 && status != 302 && status != 303 && status != 307 && status != 308)
         return luaL_error(L, "only ngx.HTTP_MOVED_TEMPORARILY, ngx.HTTP_MOVED_PERMANENTLY, "
                              "ngx.HTTP_PERMANENT_REDIRECT, ngx.HTTP_SEE_OTHER, and "
                              "ngx.HTTP_TEMPORARY_REDIRECT are allowed");
     if (r->headers_sent)
         return luaL_error(L, "attempt to call ngx.redirect after sending out the headers");
+    for (size_t i = 0; i < len; i++) {
+        if (redirect_unsafe((unsigned char)uri[i])) {
+            char byte[8];
+            snprintf(byte, sizeof(byte), "0x%02x", (unsigned char)uri[i]);
+            return luaL_error(L, "unsafe byte \"%s\" in redirect uri \"%s\"", byte,
+                              redirect_escape(L, uri, len));
+        }
+    }
     lf_headers_remove(&r->headers, "location", 8);
     if (lf_headers_add(&r->headers, "Location", 8, uri, len) != 0)
         return luaL_error(L, "out of memory");
@@ -69,12 +142,17 @@ static int api_redirect(lua_State *L)
     return lua_yield(L, 0);
 }
 
+/* ngx.status: as set, else 200 once the headers are out (what was sent),
+ * else 0. */
 int lf_api_status_get(lua_State *L, lf_request_t *r)
 {
-    lua_pushinteger(L, r->status);
+    lua_pushinteger(L, r->status ? r->status : r->headers_sent ? 200 : 0);
     return 1;
 }
 
+/* ngx.status = n: a number is cut to an integer as OpenResty's FFI does;
+ * 0 unsets it; outside 100..999 it is refused (nginx cannot pass such a
+ * status line from FastCGI). */
 int lf_api_status_set(lua_State *L, lf_request_t *r, int idx)
 {
     if (r->headers_sent) {
@@ -82,7 +160,11 @@ int lf_api_status_set(lua_State *L, lf_request_t *r, int idx)
         return 0;
     }
     lua_Number n = luaL_checknumber(L, idx);
-    if (n < 100 || n > 999 || n != floor(n))
+    if (n > -1 && n < 1) {
+        r->status = 0;
+        return 0;
+    }
+    if (!(n >= 100 && n < 1000))
         return luaL_error(L, "invalid HTTP status %f", n);
     r->status = (int)n;
     return 0;

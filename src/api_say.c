@@ -223,6 +223,9 @@ static int say_write(lf_request_t *r, lua_State *L, int idx)
 static int api_output(lua_State *L, int newline)
 {
     lf_request_t *r = lf_api_request(L);
+    int refused = lf_api_output_refused(L, r);
+    if (refused)
+        return refused;
     int n = lua_gettop(L);
     say_t s = {0};
     s.max_bytes = LF_SAY_MAX;
@@ -248,6 +251,8 @@ static int api_output(lua_State *L, int newline)
     if (r->sandboxed && s.keys + s.slots > 0 && lf_sandbox_charge(s.keys + s.slots) != 0)
         return luaL_error(L, "sandbox: the request's budget is spent");
 
+    if (s.bytes > 0)
+        r->body_seen = 1;
     int rc = 0;
     for (int i = 1; i <= n && rc == 0; i++)
         rc = say_write(r, L, i);

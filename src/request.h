@@ -61,6 +61,7 @@ typedef struct {
     unsigned write_failed : 1;  /* the web server went away */
     unsigned body_refused : 1;  /* over --max-body: stdin is not in step */
     unsigned sandboxed : 1;     /* the script is under --sandbox-root */
+    unsigned body_seen : 1;     /* ngx.say/print had body bytes (ngx.flush needs some) */
     lf_headers_t headers;
     lf_buf_t out;               /* body not yet sent */
     lf_buf_t hdr;               /* the serialized header block */
