@@ -70,7 +70,8 @@ static int api_ngx_newindex(lua_State *L)
         return lf_api_status_set(L, lf_api_request(L), 3);
     if (key && len == 3 && memcmp(key, "ctx", 3) == 0) {
         lf_request_t *r = lf_api_request(L);
-        luaL_checktype(L, 3, LUA_TTABLE);
+        if (!lua_istable(L, 3))
+            return luaL_error(L, "ctx should be a table while getting a %s", luaL_typename(L, 3));
         if (r->ctx_ref != LUA_NOREF)
             luaL_unref(L, LUA_REGISTRYINDEX, r->ctx_ref);
         lua_pushvalue(L, 3);

@@ -103,20 +103,40 @@ static int api_req_get_uri_args(lua_State *L)
     return lf_api_decode_args(L, args, len, max);
 }
 
-/* ngx.req.set_uri_args(str | table): what ngx.var.args and get_uri_args
- * read from now on. */
+/* ngx.req.set_uri_args(str | number | table): what ngx.var.args and
+ * get_uri_args read from now on.  A string has its spaces and control
+ * bytes %-escaped, as lua-nginx-module does; a table is encode_args'. */
 static int api_req_set_uri_args(lua_State *L)
 {
+    static const char hex[] = "0123456789ABCDEF";
+    if (lua_gettop(L) != 1)
+        return luaL_error(L, "expecting 1 argument but seen %d", lua_gettop(L));
     lf_request_t *r = lf_api_request(L);
     if (lua_istable(L, 1)) {
         lua_getfield(L, LUA_GLOBALSINDEX, "ngx");
         lua_getfield(L, -1, "encode_args");
         lua_pushvalue(L, 1);
         lua_call(L, 1, 1);
-    } else if (lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER) {
+    } else if (lua_type(L, 1) == LUA_TNUMBER) {
         lua_pushstring(L, lua_tostring(L, 1));
+    } else if (lua_type(L, 1) == LUA_TSTRING) {
+        size_t len;
+        const char *p = lua_tolstring(L, 1, &len);
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        for (size_t i = 0; i < len; i++) {
+            unsigned char c = (unsigned char)p[i];
+            if (c <= 0x20 || c == 0x7f) {
+                char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+                luaL_addlstring(&b, e, 3);
+            } else {
+                luaL_addchar(&b, (char)c);
+            }
+        }
+        luaL_pushresult(&b);
     } else {
-        return luaL_argerror(L, 1, "string or table expected");
+        lua_pushfstring(L, "string, number, or table expected, but got %s", luaL_typename(L, 1));
+        return luaL_argerror(L, 1, lua_tostring(L, -1));
     }
     luaL_unref(L, LUA_REGISTRYINDEX, r->args_ref);
     r->args_ref = luaL_ref(L, LUA_REGISTRYINDEX);
