@@ -117,14 +117,15 @@ static int push_apache_path_info(lua_State *L, lf_request_t *r)
 }
 
 /* The variable name of ngx.var[key] in lower case into buf, as nginx
- * looks names up; 0, or -1 when key is no string. */
+ * looks names up: 0; 1 when it is longer than any variable; -1 when key
+ * is no string. */
 static int var_name(lua_State *L, int idx, char *buf, size_t buflen, size_t *len)
 {
     if (lua_type(L, idx) != LUA_TSTRING)
         return -1;
     const char *name = lua_tolstring(L, idx, len);
     if (*len >= buflen)
-        *len = buflen - 1; /* longer than any variable: found as nothing */
+        return 1;
     for (size_t i = 0; i < *len; i++)
         buf[i] = (char)tolower((unsigned char)name[i]);
     buf[*len] = '\0';
@@ -145,9 +146,10 @@ static int api_var_index(lua_State *L)
     size_t len;
     if (lua_type(L, 2) == LUA_TNUMBER)
         return 0; /* $1..$9, regex captures: luafpm's location has none */
-    if (var_name(L, 2, name, sizeof(name), &len) != 0)
+    int named = var_name(L, 2, name, sizeof(name), &len);
+    if (named < 0)
         return luaL_error(L, "bad variable name");
-    if (len == 0)
+    if (named > 0 || len == 0)
         return 0;
 
     if (strcmp(name, "uri") == 0 || strcmp(name, "document_uri") == 0)
@@ -233,17 +235,30 @@ static int api_var_index(lua_State *L)
     return push_param(L, r, upper, 0);
 }
 
-/* The value of a write as OpenResty takes it: nil stays nil, anything else
- * goes through tostring.  sp++ */
+/* The value of a write as OpenResty takes it: nil and strings as they
+ * are, anything else as tostring would write it (a __tostring runs, in
+ * the sandbox under its budget as any metamethod).  sp++ */
 static void var_value(lua_State *L, int idx)
 {
-    if (lua_isnil(L, idx) || lua_type(L, idx) == LUA_TSTRING) {
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL:
+    case LUA_TSTRING:
         lua_pushvalue(L, idx);
         return;
+    case LUA_TNUMBER:
+        lua_pushstring(L, lua_tostring(L, idx)); /* tostring's own digits */
+        return;
+    case LUA_TBOOLEAN:
+        lua_pushstring(L, lua_toboolean(L, idx) ? "true" : "false");
+        return;
+    default:
+        if (luaL_callmeta(L, idx, "__tostring")) {
+            if (!lua_isstring(L, -1))
+                luaL_error(L, "'__tostring' must return a string");
+            return;
+        }
+        lua_pushfstring(L, "%s: %p", luaL_typename(L, idx), lua_topointer(L, idx));
     }
-    lua_getglobal(L, "tostring");
-    lua_pushvalue(L, idx);
-    lua_call(L, 1, 1);
 }
 
 /* $limit_rate = "100k": bytes per second, as nginx's ngx_parse_size reads
@@ -300,8 +315,11 @@ static int api_var_newindex(lua_State *L)
     lf_request_t *r = lf_api_request(L);
     char name[LF_VAR_NAME_MAX];
     size_t len;
-    if (var_name(L, 2, name, sizeof(name), &len) != 0)
+    int named = var_name(L, 2, name, sizeof(name), &len);
+    if (named < 0)
         return luaL_error(L, "bad variable name");
+    if (named > 0)
+        return luaL_error(L, "variable \"%s\" not found for writing", lua_tostring(L, 2));
     if (strcmp(name, "args") == 0) {
         var_value(L, 3);
         if (lua_isnil(L, -1)) {
