@@ -7,9 +7,9 @@
  *   - a table's keys must be positive integers and the table at least half
  *     full (any holes below LF_SAY_SMALL), so walking 1..max key costs at
  *     most twice its entries, never its largest key;
- *   - each table's output length and the slots read to write it are
- *     memoized in the size pass, so a table reached many times (a DAG) is
- *     measured once and a table reached inside itself is an error;
+ *   - each nested table's output length and the slots read to write it
+ *     are memoized in the size pass, so a table reached many times (a
+ *     DAG) is measured once and a table reached inside itself is an error;
  *   - the bytes and the slots of one call are capped (LF_SAY_MAX; for a
  *     sandboxed script the bytes by its memory budget left, and the slots
  *     are charged to its instruction budget) before the write pass. */
@@ -54,6 +54,20 @@ size_t lf_api_number(lua_Number n, char *buf)
     return len > 0 ? (size_t)len : 0;
 }
 
+/* What a number takes in the output: exact for a 32-bit integer, else
+ * at most 21 bytes ("-1.2345678901234e-308"), as OpenResty sizes its
+ * buffer, without formatting it twice. */
+static size_t say_number_len(lua_Number n)
+{
+    if (!(n >= INT32_MIN && n <= INT32_MAX && n == (lua_Number)(int32_t)n))
+        return 21;
+    int32_t v = (int32_t)n;
+    size_t len = v < 0 ? 2 : 1;
+    for (int64_t m = v < 0 ? -(int64_t)v : v; m >= 10; m /= 10)
+        len++;
+    return len;
+}
+
 /* Raise "bad argument #N to 'say' (msg)", naming the argument measured. */
 static int say_error(lua_State *L, const say_t *s, const char *msg)
 {
@@ -85,7 +99,6 @@ static void say_measure_table(lua_State *L, say_t *s, int idx, int depth);
 /* Add the value at idx (a table's slot when depth > 0) to the totals. */
 static void say_measure(lua_State *L, say_t *s, int idx, int depth)
 {
-    char num[LF_API_NUMBER];
     size_t len;
     switch (lua_type(L, idx)) {
     case LUA_TSTRING:
@@ -93,7 +106,7 @@ static void say_measure(lua_State *L, say_t *s, int idx, int depth)
         s->bytes += len;
         break;
     case LUA_TNUMBER:
-        s->bytes += lf_api_number(lua_tonumber(L, idx), num);
+        s->bytes += say_number_len(lua_tonumber(L, idx));
         break;
     case LUA_TNIL:
         s->bytes += 3;
@@ -121,31 +134,35 @@ static void say_measure(lua_State *L, say_t *s, int idx, int depth)
     say_check_totals(L, s);
 }
 
-/* Measure the table at idx once: later visits add the memoized figures. */
+/* Measure the table at idx once: later visits add the memoized figures.
+ * An argument itself is not memoized (only a table inside one can be
+ * reached twice in one walk, or from inside itself); the memo tables are
+ * made when the first argument holding a table is walked, so a flat
+ * table costs no allocation. */
 static void say_measure_table(lua_State *L, say_t *s, int idx, int depth)
 {
-    lua_pushvalue(L, idx);
-    lua_rawget(L, s->len_memo);                      /* sp: len|false|nil */
-    if (lua_type(L, -1) == LUA_TNUMBER) {
-        s->bytes += (size_t)lua_tonumber(L, -1);
+    if (depth > 0) {
         lua_pushvalue(L, idx);
-        lua_rawget(L, s->slots_memo);                /* sp: len, slots */
-        s->slots += (size_t)lua_tonumber(L, -1);
-        lua_pop(L, 2);
-        return;
+        lua_rawget(L, s->len_memo);                  /* sp: len|false|nil */
+        if (lua_type(L, -1) == LUA_TNUMBER) {
+            s->bytes += (size_t)lua_tonumber(L, -1);
+            lua_pushvalue(L, idx);
+            lua_rawget(L, s->slots_memo);            /* sp: len, slots */
+            s->slots += (size_t)lua_tonumber(L, -1);
+            lua_pop(L, 2);
+            return;
+        }
+        if (lua_type(L, -1) == LUA_TBOOLEAN)
+            say_error(L, s, "cyclic table found");
+        lua_pop(L, 1);
     }
-    if (lua_type(L, -1) == LUA_TBOOLEAN)
-        say_error(L, s, "cyclic table found");
-    lua_pop(L, 1);
     if (depth >= LF_SAY_DEPTH || !lua_checkstack(L, 8))
         say_error(L, s, "table nested too deeply");
-    lua_pushvalue(L, idx);
-    lua_pushboolean(L, 0);
-    lua_rawset(L, s->len_memo);                      /* being measured */
 
     /* Keys: positive integers, few enough holes. */
     lua_Number max = 0;
     size_t n = 0;
+    int nested = 0;
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {                  /* sp: key, value */
         lua_Number k = lua_type(L, -2) == LUA_TNUMBER ? lua_tonumber(L, -2) : 0;
@@ -154,11 +171,24 @@ static void say_measure_table(lua_State *L, say_t *s, int idx, int depth)
         if (k > max)
             max = k;
         n++;
+        nested |= lua_istable(L, -1);
         lua_pop(L, 1);
     }
     s->keys += n;
     if (max > LF_SAY_SMALL && (max > INT_MAX || max > 2.0 * (double)n))
         say_error(L, s, "non-array table found (more holes than elements)");
+    if (nested && s->len_memo == 0) {
+        /* Only at depth 0: nothing of the walk is above the arguments. */
+        lua_newtable(L);
+        s->len_memo = lua_gettop(L);
+        lua_newtable(L);
+        s->slots_memo = lua_gettop(L);
+    }
+    if (depth > 0) {
+        lua_pushvalue(L, idx);
+        lua_pushboolean(L, 0);
+        lua_rawset(L, s->len_memo);                  /* being measured */
+    }
 
     /* Values 1..max, holes written as nil. */
     size_t bytes0 = s->bytes, slots0 = s->slots;
@@ -168,12 +198,14 @@ static void say_measure_table(lua_State *L, say_t *s, int idx, int depth)
         say_measure(L, s, lua_gettop(L), depth + 1);
         lua_pop(L, 1);
     }
-    lua_pushvalue(L, idx);
-    lua_pushnumber(L, (lua_Number)(s->bytes - bytes0));
-    lua_rawset(L, s->len_memo);
-    lua_pushvalue(L, idx);
-    lua_pushnumber(L, (lua_Number)(s->slots - slots0));
-    lua_rawset(L, s->slots_memo);
+    if (depth > 0) {
+        lua_pushvalue(L, idx);
+        lua_pushnumber(L, (lua_Number)(s->bytes - bytes0));
+        lua_rawset(L, s->len_memo);
+        lua_pushvalue(L, idx);
+        lua_pushnumber(L, (lua_Number)(s->slots - slots0));
+        lua_rawset(L, s->slots_memo);
+    }
 }
 
 /* Write the value at idx, measured and found good. */
@@ -235,12 +267,6 @@ static int api_output(lua_State *L, int newline)
             s.max_bytes = left;
     }
     for (int i = 1; i <= n; i++) {
-        if (lua_istable(L, i) && s.len_memo == 0) {
-            lua_newtable(L);
-            s.len_memo = lua_gettop(L);
-            lua_newtable(L);
-            s.slots_memo = lua_gettop(L);
-        }
         s.argn = i;
         say_measure(L, &s, i, 0);
     }
