@@ -10,6 +10,7 @@
 
 #include "api.h"
 #include "log.h"
+#include "scoreboard.h"
 #include "worker.h"
 
 #include <unistd.h>
@@ -69,7 +70,8 @@ static int api_ngx_newindex(lua_State *L)
         return lf_api_status_set(L, lf_api_request(L), 3);
     if (key && len == 3 && memcmp(key, "ctx", 3) == 0) {
         lf_request_t *r = lf_api_request(L);
-        luaL_checktype(L, 3, LUA_TTABLE);
+        if (!lua_istable(L, 3))
+            return luaL_error(L, "ctx should be a table while getting a %s", luaL_typename(L, 3));
         if (r->ctx_ref != LUA_NOREF)
             luaL_unref(L, LUA_REGISTRYINDEX, r->ctx_ref);
         lua_pushvalue(L, 3);
@@ -98,6 +100,54 @@ static int api_worker_count(lua_State *L)
     return 1;
 }
 
+/* ngx.worker.pids(): the pids of this generation's workers, by id, from
+ * the scoreboard (just this process without one, --workers 0). */
+static int api_worker_pids(lua_State *L)
+{
+    static struct {
+        pid_t pid;
+        int id;
+        unsigned gen;
+    } live[LF_SB_SLOTS];
+    if (lf_request_current == NULL && strncmp(lf_api_phase, "init", 4) == 0) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "API disabled in the current context");
+        return 2;
+    }
+    pid_t self = getpid();
+    int n = 0, found = 0;
+    unsigned gen = 0;
+    for (int i = 0; lf_sb && i < LF_SB_SLOTS; i++) {
+        lf_sb_slot_t slot;
+        lf_sb_read(i, &slot);
+        if (slot.state == LF_SB_FREE || slot.state == LF_SB_STOPPING || slot.pid <= 0)
+            continue;
+        if (slot.pid == self)
+            gen = slot.gen, found = 1;
+        live[n].pid = slot.pid;
+        live[n].id = slot.id;
+        live[n].gen = slot.gen;
+        n++;
+    }
+    lua_newtable(L);
+    if (!found) {
+        lua_pushinteger(L, (lua_Integer)self);
+        lua_rawseti(L, -2, 1);
+        return 1;
+    }
+    int count = lf_worker_count(), k = 0;
+    for (int id = 0; id < count; id++) {
+        for (int i = 0; i < n; i++) {
+            if (live[i].gen == gen && live[i].id == id) {
+                lua_pushinteger(L, (lua_Integer)live[i].pid);
+                lua_rawseti(L, -2, ++k);
+                break;
+            }
+        }
+    }
+    return 1;
+}
+
 static int api_worker_exiting(lua_State *L)
 {
     lua_pushboolean(L, 0);
@@ -109,9 +159,9 @@ static void api_worker_init(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         {"id", api_worker_id}, {"pid", api_worker_pid}, {"count", api_worker_count},
-        {"exiting", api_worker_exiting}, {NULL, NULL},
+        {"exiting", api_worker_exiting}, {"pids", api_worker_pids}, {NULL, NULL},
     };
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 5);
     for (const luaL_Reg *f = fns; f->name; f++) {
         lua_pushcfunction(L, f->func);
         lua_setfield(L, -2, f->name);
@@ -171,6 +221,7 @@ void lf_api_init(lua_State *L, const lf_conf_t *conf)
     lua_pushlightuserdata(L, NULL);                  /* ngx.null, as cjson.null */
     lua_setfield(L, -2, "null");
     lf_api_output_init(L);
+    lf_api_say_init(L);
     lf_api_var_init(L);
     lf_api_req_init(L);
     lf_api_log_init(L);

@@ -12,6 +12,7 @@ void lf_api_init(lua_State *L, const lf_conf_t *conf);
 
 /* Each area adds its functions to the table at the top of the stack. */
 void lf_api_output_init(lua_State *L);
+void lf_api_say_init(lua_State *L);
 void lf_api_var_init(lua_State *L);
 void lf_api_req_init(lua_State *L);
 void lf_api_log_init(lua_State *L);
@@ -26,6 +27,18 @@ double lf_api_time_now(void);
 /* Decode a query string into a new table (1 value, or 2 with "truncated"). */
 int lf_api_decode_args(lua_State *L, const char *buf, size_t len, int max);
 
+/* A number as ngx.say, ngx.print and ngx.log write it, into buf (at
+ * least LF_API_NUMBER bytes); its length. */
+#define LF_API_NUMBER 32
+size_t lf_api_number(lua_Number n, char *buf);
+
+/* api_var_nginx.c: push the variables nginx computes itself (pid,
+ * hostname, msec, status, sent_http_*, ...) for a lower-case name: the
+ * number of values pushed (0 = nil), or -1 when name is none of them.
+ * And: is name one of nginx's own variables? */
+int lf_api_var_nginx(lua_State *L, lf_request_t *r, const char *name, size_t len);
+int lf_api_var_is_nginx(const char *name);
+
 /* The metatable that makes header tables answer to any case and '_'. */
 void lf_api_push_headers_mt(lua_State *L);
 /* Pop name and value into header table t; a repeated name makes a list. */
@@ -36,6 +49,11 @@ extern const char *lf_api_phase;
 
 /* The current request, or a Lua error naming the context (e.g. init). */
 lf_request_t *lf_api_request(lua_State *L);
+
+/* An output call after a HEAD response's headers or ngx.eof: pushes
+ * nil and OpenResty's reason ("header only", "seen eof") and returns 2;
+ * else 0. */
+int lf_api_output_refused(lua_State *L, lf_request_t *r);
 
 /* ngx.status / ngx.ctx, read and written through ngx's metatable. */
 int lf_api_status_get(lua_State *L, lf_request_t *r);

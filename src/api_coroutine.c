@@ -3,6 +3,9 @@
  * lua/luafpm/coroutine.lua for the Lua half). */
 #include "config.h"
 
+#include <limits.h>
+#include <stdio.h>
+
 #include <lauxlib.h>
 
 #include "api.h"
@@ -39,11 +42,18 @@ static int api_co_abort(lua_State *L)
  * request's coroutine yields and C waits (see request.c). */
 static int api_sleep(lua_State *L)
 {
+    int n = lua_gettop(L);
+    if (n != 1)
+        return luaL_error(L, "attempt to pass %d arguments, but accepted 1", n);
     lf_request_t *r = lf_api_request(L);
-    lua_Number s = luaL_checknumber(L, 1);
-    if (!(s >= 0) || s > 1e9)
-        return luaL_error(L, "invalid sleep duration \"%f\"", s);
-    r->sleep_seconds = s;
+    /* Whole milliseconds, as lua-nginx-module counts (and says) them. */
+    lua_Number ms = luaL_checknumber(L, 1) * 1000;
+    if (!(ms > -1) || ms > 1e12) {
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%lld", ms > -9e18 && ms < 9e18 ? (long long)ms : LLONG_MIN);
+        return luaL_error(L, "invalid sleep duration \"%s\"", buf);
+    }
+    r->sleep_seconds = (lua_Number)(long long)ms / 1000;
     r->yield = LF_YIELD_SLEEP;
     return lua_yield(L, 0);
 }

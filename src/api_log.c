@@ -36,24 +36,32 @@ static int log_args(lua_State *L, int level, int first)
             luaL_addstring(&b, lua_toboolean(L, i) ? "true" : "false");
             break;
         case LUA_TLIGHTUSERDATA:
-            if (lua_touserdata(L, i) == NULL) {
+            /* ngx.null; any other light userdata is left out, as
+             * lua-nginx-module does */
+            if (lua_touserdata(L, i) == NULL)
                 luaL_addstring(&b, "null");
-                break;
-            }
-            /* fall through */
-        case LUA_TNUMBER:
+            break;
         case LUA_TSTRING:
             lua_pushvalue(L, i);
             luaL_addvalue(&b);
             break;
+        case LUA_TNUMBER: {
+            char num[LF_API_NUMBER];
+            luaL_addlstring(&b, num, lf_api_number(lua_tonumber(L, i), num));
+            break;
+        }
         case LUA_TTABLE:
-            if (luaL_callmeta(L, i, "__tostring")) {
-                luaL_addvalue(&b);
-                break;
-            }
-            /* fall through */
+            if (!luaL_callmeta(L, i, "__tostring"))
+                return luaL_argerror(L, i - first + 1, "expected table to have __tostring metamethod");
+            if (!lua_isstring(L, -1))
+                return luaL_argerror(L, i - first + 1, "'__tostring' must return a string");
+            luaL_addvalue(&b);
+            break;
         default:
-            return luaL_error(L, "bad argument #%d to 'log' (expected table to have __tostring metamethod)", i);
+            /* Arguments count from the first message, as OpenResty's. */
+            lua_pushfstring(L, "string, number, boolean, or nil expected, got %s",
+                            luaL_typename(L, i));
+            return luaL_argerror(L, i - first + 1, lua_tostring(L, -1));
         }
     }
     luaL_pushresult(&b);
@@ -69,7 +77,7 @@ static int api_log(lua_State *L)
 {
     int level = (int)luaL_checkinteger(L, 1);
     if (level < 0 || level > LF_LOG_DEBUG)
-        return luaL_error(L, "bad log level: %d", level);
+        return luaL_argerror(L, 1, lua_pushfstring(L, "bad log level: %d", level));
     return log_args(L, level, 2);
 }
 

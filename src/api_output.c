@@ -1,5 +1,5 @@
-/* api_output.c - ngx.say/print/flush/exit/eof/redirect, ngx.status and
- * the ngx.header proxy. */
+/* api_output.c - ngx.flush/eof/exit/redirect, ngx.status and the
+ * ngx.header proxy (ngx.say and ngx.print: api_say.c). */
 #include "config.h"
 
 #include <ctype.h>
@@ -13,138 +13,43 @@
 #include "log.h"
 #include "sandbox.h"
 
-#define LF_MAX_NESTING 100
-
-/* Check one ngx.say argument before anything is written, as OpenResty
- * does: strings, numbers, booleans, nil, ngx.null and array tables. */
-static void output_check(lua_State *L, int idx, int argn, int depth)
+/* nil, why: an output call that does nothing, as lua-nginx-module says. */
+static int output_refused(lua_State *L, const char *why)
 {
-    switch (lua_type(L, idx)) {
-    case LUA_TNIL:
-    case LUA_TBOOLEAN:
-    case LUA_TNUMBER:
-    case LUA_TSTRING:
-        return;
-    case LUA_TLIGHTUSERDATA:
-        if (lua_touserdata(L, idx) == NULL)
-            return;
-        break;
-    case LUA_TTABLE:
-        if (depth >= LF_MAX_NESTING)
-            luaL_error(L, "bad argument #%d to '?' (table nested too deeply)", argn);
-        lua_pushnil(L);
-        while (lua_next(L, idx) != 0) {
-            lua_Number k;
-            if (lua_type(L, -2) != LUA_TNUMBER || (k = lua_tonumber(L, -2)) < 1 || k != floor(k))
-                luaL_error(L, "bad argument #%d to '?' (non-array table found)", argn);
-            output_check(L, lua_gettop(L), argn, depth + 1);
-            lua_pop(L, 1);
-        }
-        return;
-    default:
-        break;
-    }
-    luaL_error(L,
-               "bad argument #%d to '?' (string, number, boolean, nil, ngx.null, or array table expected, but got %s)",
-               argn, luaL_typename(L, idx));
+    lua_pushnil(L);
+    lua_pushstring(L, why);
+    return 2;
 }
 
-/* Numbers are written like tostring (%.14g), except that -0 is "0". */
-static int output_number(lf_request_t *r, lua_Number n)
+int lf_api_output_refused(lua_State *L, lf_request_t *r)
 {
-    char buf[64];
-    int len;
-    if (n == 0)
-        return lf_request_write(r, "0", 1);
-    if (isinf(n))
-        return lf_request_write(r, n > 0 ? "inf" : "-inf", n > 0 ? 3 : 4);
-    if (isnan(n))
-        return lf_request_write(r, "nan", 3);
-    if (n == (lua_Number)(long long)n && fabs(n) < 1e15)
-        len = snprintf(buf, sizeof(buf), "%lld", (long long)n);
-    else
-        len = snprintf(buf, sizeof(buf), "%.14g", n);
-    return lf_request_write(r, buf, (size_t)len);
+    /* A HEAD response is complete once its headers are out. */
+    if (r->header_only && r->headers_sent)
+        return output_refused(L, "header only");
+    if (r->eof)
+        return output_refused(L, "seen eof");
+    return 0;
 }
 
-static int output_value(lf_request_t *r, lua_State *L, int idx)
-{
-    size_t len;
-    const char *s;
-    switch (lua_type(L, idx)) {
-    case LUA_TSTRING:
-        s = lua_tolstring(L, idx, &len);
-        return lf_request_write(r, s, len);
-    case LUA_TNUMBER:
-        return output_number(r, lua_tonumber(L, idx));
-    case LUA_TBOOLEAN:
-        return lua_toboolean(L, idx) ? lf_request_write(r, "true", 4)
-                                     : lf_request_write(r, "false", 5);
-    case LUA_TNIL:
-        return lf_request_write(r, "nil", 3);
-    case LUA_TLIGHTUSERDATA:
-        return lf_request_write(r, "null", 4);
-    case LUA_TTABLE: {
-        /* An array: 1..max key, holes written as nil. */
-        lua_Number max = 0;
-        lua_pushnil(L);
-        while (lua_next(L, idx) != 0) {
-            lua_Number k = lua_tonumber(L, -2);
-            if (k > max)
-                max = k;
-            lua_pop(L, 1);
-        }
-        int rc = 0;
-        for (lua_Number i = 1; i <= max && rc == 0; i++) {
-            lua_rawgeti(L, idx, (int)i);
-            rc = output_value(r, L, lua_gettop(L));
-            lua_pop(L, 1);
-        }
-        return rc;
-    }
-    default:
-        return 0;
-    }
-}
-
-static int api_output(lua_State *L, int newline)
-{
-    lf_request_t *r = lf_api_request(L);
-    int n = lua_gettop(L);
-    for (int i = 1; i <= n; i++)
-        output_check(L, i, i, 0);
-    int rc = 0;
-    for (int i = 1; i <= n && rc == 0; i++)
-        rc = output_value(r, L, i);
-    if (rc == 0 && newline)
-        rc = lf_request_write(r, "\n", 1);
-    if (rc != 0) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "output error: the connection to the web server failed");
-        return 2;
-    }
-    lua_pushinteger(L, 1);
-    return 1;
-}
-
-static int api_say(lua_State *L)
-{
-    return api_output(L, 1);
-}
-
-static int api_print(lua_State *L)
-{
-    return api_output(L, 0);
-}
-
+/* ngx.flush(wait?): only once body bytes were written (or wait is true
+ * and the headers are out), else nil, "nothing to flush". */
 static int api_flush(lua_State *L)
 {
     lf_request_t *r = lf_api_request(L);
-    if (lf_request_flush(r) != 0) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "output error: the connection to the web server failed");
-        return 2;
+    int n = lua_gettop(L), wait = 0;
+    if (n > 1)
+        return luaL_error(L, "attempt to pass %d arguments, but accepted 0 or 1", n);
+    if (n == 1) {
+        luaL_checktype(L, 1, LUA_TBOOLEAN);
+        wait = lua_toboolean(L, 1);
     }
+    int refused = lf_api_output_refused(L, r);
+    if (refused)
+        return refused;
+    if (!r->headers_sent || (!r->body_seen && !wait))
+        return output_refused(L, "nothing to flush");
+    if (lf_request_flush(r) != 0)
+        return output_refused(L, "output error: the connection to the web server failed");
     lua_pushinteger(L, 1);
     return 1;
 }
@@ -152,11 +57,17 @@ static int api_flush(lua_State *L)
 static int api_eof(lua_State *L)
 {
     lf_request_t *r = lf_api_request(L);
-    if (lf_request_eof(r) != 0) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "output error: the connection to the web server failed");
-        return 2;
-    }
+    if (lua_gettop(L) != 0)
+        return luaL_error(L, "no argument is expected");
+    if (r->eof)
+        return output_refused(L, "seen eof");
+    /* After a HEAD response's headers OpenResty counts the response as
+     * ended already: the same answer, but the response still ends now. */
+    int ended = r->header_only && r->headers_sent;
+    if (lf_request_eof(r) != 0)
+        return output_refused(L, "output error: the connection to the web server failed");
+    if (ended)
+        return output_refused(L, "seen eof");
     lua_pushinteger(L, 1);
     return 1;
 }
@@ -177,24 +88,55 @@ static int api_exit(lua_State *L)
 static int header_add(lf_request_t *r, const char *name, size_t nlen, const char *v, size_t vlen);
 static int header_refused(lua_State *L, lf_request_t *r, int rc, const char *name, size_t nlen);
 
+/* Bytes a Location must not hold (0x00-0x08, 0x0a-0x1f, 0x7f), as
+ * lua-nginx-module checks: CR/LF would start a header of their own. */
+static int redirect_unsafe(unsigned char c)
+{
+    return (c < 0x20 && c != '\t') || c == 0x7f;
+}
+
+/* The URI for the error message: odd bytes, '"' and '\' as \xHH.  sp++ */
+static const char *redirect_escape(lua_State *L, const char *p, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+            char e[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+            luaL_addlstring(&b, e, 4);
+        } else {
+            luaL_addchar(&b, (char)c);
+        }
+    }
+    luaL_pushresult(&b);
+    return lua_tostring(L, -1);
+}
+
 static int api_redirect(lua_State *L)
 {
     lf_request_t *r = lf_api_request(L);
+    int n = lua_gettop(L);
+    if (n != 1 && n != 2)
+        return luaL_error(L, "expecting one or two arguments");
     size_t len;
     const char *uri = luaL_checklstring(L, 1, &len);
-    int status = (int)luaL_optinteger(L, 2, 302);
+    lua_Number sn = n == 2 ? luaL_checknumber(L, 2) : 302;
+    int status = sn >= 0 && sn < 1000 ? (int)sn : 0;
     if (status != 301 && status != 302 && status != 303 && status != 307 && status != 308)
         return luaL_error(L, "only ngx.HTTP_MOVED_TEMPORARILY, ngx.HTTP_MOVED_PERMANENTLY, "
                              "ngx.HTTP_PERMANENT_REDIRECT, ngx.HTTP_SEE_OTHER, and "
                              "ngx.HTTP_TEMPORARY_REDIRECT are allowed");
     if (r->headers_sent)
         return luaL_error(L, "attempt to call ngx.redirect after sending out the headers");
-    /* Location goes out as given, so a control byte (tab aside, as in
-     * OpenResty) would end it and start a header of the script's own. */
     for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)uri[i];
-        if ((c < 0x20 && c != '\t') || c == 0x7f)
-            return luaL_error(L, "attempt to set unsafe redirect uri");
+        if (redirect_unsafe((unsigned char)uri[i])) {
+            char byte[8];
+            snprintf(byte, sizeof(byte), "0x%02x", (unsigned char)uri[i]);
+            return luaL_error(L, "unsafe byte \"%s\" in redirect uri \"%s\"", byte,
+                              redirect_escape(L, uri, len));
+        }
     }
     lf_headers_remove(&r->headers, "location", 8);
     int rc = header_add(r, "Location", 8, uri, len);
@@ -205,12 +147,17 @@ static int api_redirect(lua_State *L)
     return lua_yield(L, 0);
 }
 
+/* ngx.status: as set, else 200 once the headers are out (what was sent),
+ * else 0. */
 int lf_api_status_get(lua_State *L, lf_request_t *r)
 {
-    lua_pushinteger(L, r->status);
+    lua_pushinteger(L, r->status ? r->status : r->headers_sent ? 200 : 0);
     return 1;
 }
 
+/* ngx.status = n: a number is cut to an integer as OpenResty's FFI does;
+ * 0 unsets it; outside 100..999 it is refused (nginx cannot pass such a
+ * status line from FastCGI). */
 int lf_api_status_set(lua_State *L, lf_request_t *r, int idx)
 {
     if (r->headers_sent) {
@@ -218,7 +165,11 @@ int lf_api_status_set(lua_State *L, lf_request_t *r, int idx)
         return 0;
     }
     lua_Number n = luaL_checknumber(L, idx);
-    if (n < 100 || n > 999 || n != floor(n))
+    if (n > -1 && n < 1) {
+        r->status = 0;
+        return 0;
+    }
+    if (!(n >= 100 && n < 1000))
         return luaL_error(L, "invalid HTTP status %f", n);
     r->status = (int)n;
     return 0;
@@ -441,8 +392,7 @@ static int api_resp_get_headers(lua_State *L)
 void lf_api_output_init(lua_State *L)
 {
     static const luaL_Reg fns[] = {
-        {"say", api_say},   {"print", api_print},       {"flush", api_flush},
-        {"eof", api_eof},   {"exit", api_exit},         {"redirect", api_redirect},
+        {"flush", api_flush}, {"eof", api_eof}, {"exit", api_exit}, {"redirect", api_redirect},
         {NULL, NULL},
     };
     for (const luaL_Reg *f = fns; f->name; f++) {

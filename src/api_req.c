@@ -13,12 +13,45 @@
 #define LF_MAX_ARGS 100     /* lua-nginx-module's default for *_args */
 #define LF_MAX_HEADERS 100  /* and for get_headers */
 
+/* The methods ngx.req.set_method knows, by their ngx.HTTP_* number. */
+static const struct {
+    int number;
+    const char *name;
+} req_methods[] = {
+    {0x0002, "GET"},      {0x0004, "HEAD"},      {0x0008, "POST"},   {0x0010, "PUT"},
+    {0x0020, "DELETE"},   {0x0040, "MKCOL"},     {0x0080, "COPY"},   {0x0100, "MOVE"},
+    {0x0200, "OPTIONS"},  {0x0400, "PROPFIND"},  {0x0800, "PROPPATCH"},
+    {0x1000, "LOCK"},     {0x2000, "UNLOCK"},    {0x4000, "PATCH"},  {0x8000, "TRACE"},
+};
+
 static int api_req_get_method(lua_State *L)
 {
     lf_request_t *r = lf_api_request(L);
-    const char *m = lf_request_param(r, "REQUEST_METHOD");
+    const char *m = r->method ? r->method : lf_request_param(r, "REQUEST_METHOD");
     lua_pushstring(L, m ? m : "GET");
     return 1;
+}
+
+/* ngx.req.set_method(ngx.HTTP_*): what get_method and $request_method
+ * say from now on, as in OpenResty's content phase ($request, the log
+ * and the web server keep the method the client sent).  HEAD set before
+ * the headers leave makes the response header-only, as nginx does. */
+static int api_req_set_method(lua_State *L)
+{
+    lf_request_t *r = lf_api_request(L);
+    if (lua_type(L, 1) != LUA_TNUMBER)
+        return luaL_error(L, "bad method number");
+    lua_Number n = lua_tonumber(L, 1);
+    int number = n > -2147483649.0 && n < 2147483648.0 ? (int)n : 0;
+    for (size_t i = 0; i < sizeof(req_methods) / sizeof(req_methods[0]); i++) {
+        if (req_methods[i].number == number) {
+            r->method = req_methods[i].name;
+            if (!r->headers_sent)
+                r->header_only = number == 0x0004;
+            return 0;
+        }
+    }
+    return luaL_error(L, "unsupported HTTP method: %s", lua_tostring(L, 1));
 }
 
 static int api_req_http_version(lua_State *L)
@@ -70,20 +103,40 @@ static int api_req_get_uri_args(lua_State *L)
     return lf_api_decode_args(L, args, len, max);
 }
 
-/* ngx.req.set_uri_args(str | table): what ngx.var.args and get_uri_args
- * read from now on. */
+/* ngx.req.set_uri_args(str | number | table): what ngx.var.args and
+ * get_uri_args read from now on.  A string has its spaces and control
+ * bytes %-escaped, as lua-nginx-module does; a table is encode_args'. */
 static int api_req_set_uri_args(lua_State *L)
 {
+    static const char hex[] = "0123456789ABCDEF";
+    if (lua_gettop(L) != 1)
+        return luaL_error(L, "expecting 1 argument but seen %d", lua_gettop(L));
     lf_request_t *r = lf_api_request(L);
     if (lua_istable(L, 1)) {
         lua_getfield(L, LUA_GLOBALSINDEX, "ngx");
         lua_getfield(L, -1, "encode_args");
         lua_pushvalue(L, 1);
         lua_call(L, 1, 1);
-    } else if (lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER) {
+    } else if (lua_type(L, 1) == LUA_TNUMBER) {
         lua_pushstring(L, lua_tostring(L, 1));
+    } else if (lua_type(L, 1) == LUA_TSTRING) {
+        size_t len;
+        const char *p = lua_tolstring(L, 1, &len);
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        for (size_t i = 0; i < len; i++) {
+            unsigned char c = (unsigned char)p[i];
+            if (c <= 0x20 || c == 0x7f) {
+                char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+                luaL_addlstring(&b, e, 3);
+            } else {
+                luaL_addchar(&b, (char)c);
+            }
+        }
+        luaL_pushresult(&b);
     } else {
-        return luaL_argerror(L, 1, "string or table expected");
+        lua_pushfstring(L, "string, number, or table expected, but got %s", luaL_typename(L, 1));
+        return luaL_argerror(L, 1, lua_tostring(L, -1));
     }
     luaL_unref(L, LUA_REGISTRYINDEX, r->args_ref);
     r->args_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -315,6 +368,7 @@ void lf_api_req_init(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         {"get_method", api_req_get_method},
+        {"set_method", api_req_set_method},
         {"http_version", api_req_http_version},
         {"start_time", api_req_start_time},
         {"get_uri_args", api_req_get_uri_args},
@@ -344,7 +398,6 @@ void lf_api_req_init(lua_State *L)
     api_set_unsupported(L, "ngx.req.raw_header", "FastCGI passes headers as parameters, not the raw request");
     api_set_unsupported(L, "ngx.req.set_header", no_headers);
     api_set_unsupported(L, "ngx.req.clear_header", no_headers);
-    api_set_unsupported(L, "ngx.req.set_method", "the method is the web server's; there is no later phase to change it for");
     api_set_unsupported(L, "ngx.req.set_uri", "internal redirects happen inside the web server, not over FastCGI");
     api_set_unsupported(L, "ngx.req.set_body_data", no_body);
     api_set_unsupported(L, "ngx.req.set_body_file", no_body);

@@ -2,11 +2,14 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <lauxlib.h>
 
 #include "api.h"
+#include "log.h"
 
 #define LF_VAR_NAME_MAX 256
 
@@ -113,13 +116,40 @@ static int push_apache_path_info(lua_State *L, lf_request_t *r)
     return 0;
 }
 
+/* The variable name of ngx.var[key] in lower case into buf, as nginx
+ * looks names up: 0; 1 when it is longer than any variable; -1 when key
+ * is no string. */
+static int var_name(lua_State *L, int idx, char *buf, size_t buflen, size_t *len)
+{
+    if (lua_type(L, idx) != LUA_TSTRING)
+        return -1;
+    const char *name = lua_tolstring(L, idx, len);
+    if (*len >= buflen)
+        return 1;
+    for (size_t i = 0; i < *len; i++)
+        buf[i] = (char)tolower((unsigned char)name[i]);
+    buf[*len] = '\0';
+    return 0;
+}
+
+/* A FastCGI param, nil when it is empty (nginx always sends some). */
+static int push_nonempty_param(lua_State *L, lf_request_t *r, const char *param)
+{
+    return push_param(L, r, param, 1);
+}
+
 /* ngx.var[name] */
 static int api_var_index(lua_State *L)
 {
     lf_request_t *r = lf_api_request(L);
+    char name[LF_VAR_NAME_MAX];
     size_t len;
-    const char *name = luaL_checklstring(L, 2, &len);
-    if (len == 0 || len >= LF_VAR_NAME_MAX)
+    if (lua_type(L, 2) == LUA_TNUMBER)
+        return 0; /* $1..$9, regex captures: luafpm's location has none */
+    int named = var_name(L, 2, name, sizeof(name), &len);
+    if (named < 0)
+        return luaL_error(L, "bad variable name");
+    if (named > 0 || len == 0)
         return 0;
 
     if (strcmp(name, "uri") == 0 || strcmp(name, "document_uri") == 0)
@@ -138,6 +168,25 @@ static int api_var_index(lua_State *L)
         size_t alen;
         lf_request_args(r, &alen);
         lua_pushstring(L, alen ? "?" : "");
+        return 1;
+    }
+    if (strcmp(name, "request_method") == 0) {
+        if (r->method == NULL)
+            return push_param(L, r, "REQUEST_METHOD", 0);
+        lua_pushstring(L, r->method);
+        return 1;
+    }
+    if (strcmp(name, "content_length") == 0 || strcmp(name, "content_type") == 0 ||
+        strcmp(name, "remote_user") == 0) {
+        char upper[16];
+        for (size_t i = 0; i <= len; i++)
+            upper[i] = (char)toupper((unsigned char)name[i]);
+        return push_nonempty_param(L, r, upper);
+    }
+    if (strcmp(name, "limit_rate") == 0) {
+        char num[32];
+        snprintf(num, sizeof(num), "%lld", r->limit_rate);
+        lua_pushstring(L, num);
         return 1;
     }
     if (strcmp(name, "host") == 0)
@@ -168,35 +217,125 @@ static int api_var_index(lua_State *L)
     }
     if (strncmp(name, "cookie_", 7) == 0)
         return push_list_value(L, lf_request_param(r, "HTTP_COOKIE"), name + 7, len - 7, ';');
+    int n = lf_api_var_nginx(L, r, name, len);
+    if (n >= 0)
+        return n;
 
     /* Any other name is the FastCGI param of the same name in upper case:
-     * request_method, remote_addr, server_port, content_type, http_*, ... */
+     * remote_addr, server_port, http_*, ...  A name nginx could not have
+     * (a '-' in it) is no variable. */
     char upper[LF_VAR_NAME_MAX];
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)name[i];
-        upper[i] = c == '-' ? '_' : (char)toupper(c);
+        if (!isalnum(c) && c != '_')
+            return 0;
+        upper[i] = (char)toupper(c);
     }
     upper[len] = '\0';
     return push_param(L, r, upper, 0);
 }
 
-/* ngx.var[name] = value: only $args (and $query_string) are writable,
- * as in nginx; get_uri_args and $arg_* follow. */
+/* The value of a write as OpenResty takes it: nil and strings as they
+ * are, anything else as tostring would write it (a __tostring runs, in
+ * the sandbox under its budget as any metamethod).  sp++ */
+static void var_value(lua_State *L, int idx)
+{
+    switch (lua_type(L, idx)) {
+    case LUA_TNIL:
+    case LUA_TSTRING:
+        lua_pushvalue(L, idx);
+        return;
+    case LUA_TNUMBER:
+        lua_pushstring(L, lua_tostring(L, idx)); /* tostring's own digits */
+        return;
+    case LUA_TBOOLEAN:
+        lua_pushstring(L, lua_toboolean(L, idx) ? "true" : "false");
+        return;
+    default:
+        if (luaL_callmeta(L, idx, "__tostring")) {
+            if (!lua_isstring(L, -1))
+                luaL_error(L, "'__tostring' must return a string");
+            return;
+        }
+        lua_pushfstring(L, "%s: %p", luaL_typename(L, idx), lua_topointer(L, idx));
+    }
+}
+
+/* $limit_rate = "100k": bytes per second, as nginx's ngx_parse_size reads
+ * it (k and m suffixes); -1 when it is no size. */
+static long long var_parse_size(const char *s, size_t len)
+{
+    long long scale = 1, v = 0;
+    if (len > 0 && (s[len - 1] == 'k' || s[len - 1] == 'K'))
+        scale = 1024, len--;
+    else if (len > 0 && (s[len - 1] == 'm' || s[len - 1] == 'M'))
+        scale = 1024 * 1024, len--;
+    if (len == 0)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9' || v > (LLONG_MAX / 10 - 9) / scale)
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v * scale;
+}
+
+/* ngx.var.limit_rate = v: nginx in front applies it from the response's
+ * X-Accel-Limit-Rate header, so it counts only before the headers leave. */
+static int var_set_limit_rate(lua_State *L, lf_request_t *r)
+{
+    size_t len = 0;
+    const char *v = lua_isnil(L, -1) ? "" : lua_tolstring(L, -1, &len);
+    long long rate = var_parse_size(v, len);
+    if (rate < 0) {
+        char esc[256];
+        lf_log_escape(esc, sizeof(esc), v, len);
+        lf_log(LF_LOG_ERR, "invalid $limit_rate \"%s\"", esc);
+        return 0;
+    }
+    r->limit_rate = rate;
+    if (r->headers_sent) {
+        lf_log(LF_LOG_WARN, "ngx.var.limit_rate set after the response headers were sent: "
+                            "nginx reads it from them, so it has no effect");
+        return 0;
+    }
+    char num[32];
+    int n = snprintf(num, sizeof(num), "%lld", rate);
+    lf_headers_remove(&r->headers, "x-accel-limit-rate", 18);
+    if (lf_headers_add(&r->headers, "X-Accel-Limit-Rate", 18, num, (size_t)n) != 0)
+        return luaL_error(L, "no memory");
+    return 0;
+}
+
+/* ngx.var[name] = value: $args and $limit_rate are writable, as in nginx
+ * (get_uri_args and $arg_* follow $args); nginx's other variables are
+ * "not changeable"; any other name was never defined. */
 static int api_var_newindex(lua_State *L)
 {
     lf_request_t *r = lf_api_request(L);
-    const char *name = luaL_checkstring(L, 2);
-    if (strcmp(name, "args") == 0 || strcmp(name, "query_string") == 0) {
-        if (lua_isnil(L, 3))
+    char name[LF_VAR_NAME_MAX];
+    size_t len;
+    int named = var_name(L, 2, name, sizeof(name), &len);
+    if (named < 0)
+        return luaL_error(L, "bad variable name");
+    if (named > 0)
+        return luaL_error(L, "variable \"%s\" not found for writing", lua_tostring(L, 2));
+    if (strcmp(name, "args") == 0) {
+        var_value(L, 3);
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
             lua_pushliteral(L, "");
-        else if (lua_type(L, 3) == LUA_TSTRING || lua_type(L, 3) == LUA_TNUMBER)
-            lua_pushstring(L, lua_tostring(L, 3));
-        else
-            return luaL_error(L, "bad variable value");
+        }
         luaL_unref(L, LUA_REGISTRYINDEX, r->args_ref);
         r->args_ref = luaL_ref(L, LUA_REGISTRYINDEX);
         return 0;
     }
+    if (strcmp(name, "limit_rate") == 0) {
+        var_value(L, 3);
+        return var_set_limit_rate(L, r);
+    }
+    if (lf_api_var_is_nginx(name))
+        return luaL_error(L, "variable \"%s\" not changeable", name);
     return luaL_error(L, "variable \"%s\" not found for writing; maybe it is a built-in variable that is not changeable or you forgot to use \"set $%s '';\" in the config file to define it first",
                       name, name);
 }

@@ -50,6 +50,8 @@ typedef struct {
     const char *body_path;      /* its name, removed at the end */
     unsigned long long body_len;
     int args_ref;               /* ngx.var.args once written, else LUA_NOREF */
+    const char *method;         /* set by ngx.req.set_method, else NULL (REQUEST_METHOD) */
+    long long limit_rate;       /* ngx.var.limit_rate, bytes/s, 0 = none */
     unsigned headers_sent : 1;    /* frozen: output has begun */
     unsigned headers_written : 1; /* serialized into the stream */
     unsigned flushed : 1;       /* output reached the socket */
@@ -59,6 +61,7 @@ typedef struct {
     unsigned write_failed : 1;  /* the web server went away */
     unsigned body_refused : 1;  /* over --max-body: stdin is not in step */
     unsigned sandboxed : 1;     /* the script is under --sandbox-root */
+    unsigned body_seen : 1;     /* ngx.say/print had body bytes (ngx.flush needs some) */
     lf_headers_t headers;
     lf_buf_t out;               /* body not yet sent */
     lf_buf_t hdr;               /* the serialized header block */

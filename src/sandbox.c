@@ -329,6 +329,27 @@ void lf_sandbox_rehook(lua_State *L)
         lua_sethook(L, NULL, 0, 0);
 }
 
+size_t lf_sandbox_memory_left(void)
+{
+    if (sb.r == NULL || sb.memory <= 0)
+        return (size_t)-1;
+    return sb.vm->heap < sb.vm->heap_cap ? sb.vm->heap_cap - sb.vm->heap : 0;
+}
+
+int lf_sandbox_charge(size_t n)
+{
+    if (sb.r == NULL || sb.budget <= 0)
+        return 0;
+    if (sb.over == LF_SANDBOX_WITHIN) {
+        sb.used += n > (size_t)sb.budget ? sb.budget : (long long)n;
+        if (sb.used < sb.budget)
+            return 0;
+        sb.over = LF_SANDBOX_INSTRUCTIONS;
+        sandbox_arm(sb.vm->L);
+    }
+    return -1;
+}
+
 const char *lf_sandbox_describe(lf_sandbox_over_t over, char *buf, size_t len)
 {
     char host[64] = "";

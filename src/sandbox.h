@@ -45,6 +45,15 @@ int lf_sandbox_charge_memory(size_t bytes);
  * (for timeout.c, whose hooks take its place for a while). */
 void lf_sandbox_rehook(lua_State *L);
 
+/* For host work a sandboxed script asks for in one call (ngx.say of a
+ * table): the bytes of its memory budget not in use now (SIZE_MAX when
+ * nothing sandboxed runs or there is no memory budget), and a charge of n
+ * instructions' worth of work to its instruction budget: -1 when that
+ * spends the budget (the script is then stopped before its next
+ * instruction, as by the hook), else 0. */
+size_t lf_sandbox_memory_left(void);
+int lf_sandbox_charge(size_t n);
+
 /* "ran out of its instruction budget (--sandbox-instructions N)" and the
  * like, for the log. */
 const char *lf_sandbox_describe(lf_sandbox_over_t over, char *buf, size_t len);

@@ -18,6 +18,8 @@ setup_file() {
     luajit -b "$WORK/root/sb/bytecode_src.lua" "$WORK/root/sb/bytecode.lua"
     luajit -b "$WORK/root/sb/bytecode_src.lua" "$WORK/root/bytecode.lua"
     rm "$WORK/root/sb/bytecode_src.lua"
+    # The ngx.say table shapes of 13-api.bats, sandboxed.
+    cp "$TESTS_DIR/apps/api/say_tables.lua" "$WORK/root/sb/"
     start_luafpm --workers 1 --sandbox-root "$WORK/root/sb" \
         --sandbox-instructions "$INSTRUCTIONS" --sandbox-memory 16m --request-timeout 3
     start_nginx
@@ -299,6 +301,53 @@ aborted_on() {
         { log_since; false; }
     [ "$(curl -sS "http://127.0.0.1:$EXTRA_NGX/sb/headers.lua?how=fill&n=30")" = "after: -" ]
     stop_extra
+}
+
+@test "ngx.say of a huge key, a DAG, a cycle or more than the memory budget left is an error at once" {
+    local before how start
+    before=$(worker)
+    start=$(date +%s%N)
+    http GET '/sb/say_tables.lua?how=big53&catch=1'
+    [ "$BODY" = "false bad argument #2 to 'say' (non-array table found (more holes than elements))" ]
+    http GET '/sb/say_tables.lua?how=big30&catch=1'
+    [ "$BODY" = "false bad argument #2 to 'say' (non-array table found (more holes than elements))" ]
+    http GET '/sb/say_tables.lua?how=dag&catch=1'
+    [[ "$BODY" =~ ^"false bad argument #2 to 'say' (output too large (over the "[0-9]+" bytes left of the sandbox memory budget))"$ ]]
+    http GET '/sb/say_tables.lua?how=dag_empty&catch=1'
+    [ "$BODY" = "false bad argument #2 to 'say' (table too large (over 268435456 array slots to read in one call))" ]
+    http GET '/sb/say_tables.lua?how=cycle&catch=1'
+    [ "$BODY" = "false bad argument #2 to 'say' (cyclic table found)" ]
+    http GET '/sb/say_tables.lua?how=cycle_deep&catch=1'
+    [ "$BODY" = "false bad argument #2 to 'say' (cyclic table found)" ]
+    # 20 MB written from a 1 MB string: more than the 16 MB budget.
+    http GET '/sb/say_tables.lua?how=huge&catch=1'
+    [[ "$BODY" =~ ^"false bad argument #2 to 'say' (output too large (over the "[0-9]+" bytes left of the sandbox memory budget))"$ ]]
+    for how in big53 big30 dag dag_empty cycle huge; do
+        http GET "/sb/say_tables.lua?how=$how" --max-time 5
+        [ "$STATUS" = 500 ]
+        [[ "$BODY" != *after* ]]
+    done
+    [ $((($(date +%s%N) - start) / 1000000)) -lt 3000 ]
+    [ "$(worker)" = "$before" ]
+    # Ordinary tables print as they do outside the sandbox.
+    http GET '/sb/say_tables.lua?how=ok'
+    [ "$STATUS" = 200 ]
+    [ "$(echo "$BODY" | head -3)" = "anilb
+123fourabnild
+nilnil3xxx" ]
+}
+
+@test "ngx.var.pid, hostname and realpath_root are nil for a sandboxed script (no process details)" {
+    http GET /sb/vars_hidden.lua
+    [ "$STATUS" = 200 ]
+    [ "$BODY" = "nil nil nil string" ]
+    http GET /vars_hidden.lua
+    [[ "$BODY" =~ ^[0-9]+\ [^\ ]+\ /.+\ string$ ]]
+}
+
+@test "the slots ngx.say reads are charged to the instruction budget" {
+    # 10^4 calls of a few instructions each, 10^7 slots of host work.
+    over_budget '/sb/say_tables.lua?how=charge' instruction
 }
 
 @test "deep recursion is an ordinary error; the worker is unharmed" {

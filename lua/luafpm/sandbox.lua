@@ -56,7 +56,7 @@ local whitelist = {
             "null",
         },
         ["ngx.req"] = {
-            "get_method", "http_version", "start_time", "is_internal",
+            "get_method", "set_method", "http_version", "start_time", "is_internal",
             "get_uri_args", "set_uri_args", "get_post_args", "get_headers",
             "read_body", "discard_body", "get_body_data",
         },

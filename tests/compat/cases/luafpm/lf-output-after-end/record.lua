@@ -1,0 +1,2 @@
+-- what earlier requests' output calls returned (module state lives on)
+return {}
