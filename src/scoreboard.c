@@ -147,6 +147,12 @@ void lf_sb_count_slow(void)
         __atomic_add_fetch(&lf_sb->slow_requests, 1, __ATOMIC_RELAXED);
 }
 
+void lf_sb_count_skipped(void)
+{
+    if (lf_sb)
+        __atomic_add_fetch(&lf_sb->skipped_requests, 1, __ATOMIC_RELAXED);
+}
+
 void lf_sb_read(int i, lf_sb_slot_t *out)
 {
     const lf_sb_slot_t *s = &lf_sb->slots[i];

@@ -40,6 +40,7 @@ typedef struct {
     double start_time;        /* the master's start, wall clock */
     uint64_t accepted;        /* requests accepted by all workers */
     uint64_t slow_requests;
+    uint64_t skipped_requests; /* their web server had gone before they started */
     uint32_t active;          /* workers in a request now */
     uint32_t max_active;      /* the most at once since start */
     lf_sb_slot_t slots[LF_SB_SLOTS];
@@ -61,6 +62,7 @@ void lf_sb_set_state(lf_sb_state_t state);
 void lf_sb_request_begin(const char *method, const char *uri, const char *script);
 void lf_sb_request_end(uint64_t lua_heap);
 void lf_sb_count_slow(void);
+void lf_sb_count_skipped(void);
 
 /* A consistent copy of slot i. */
 void lf_sb_read(int i, lf_sb_slot_t *out);

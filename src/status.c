@@ -20,7 +20,7 @@
 typedef enum { FMT_TEXT, FMT_JSON, FMT_OPENMETRICS } lf_status_fmt_t;
 
 typedef struct {
-    uint64_t accepted, slow;
+    uint64_t accepted, slow, skipped;
     uint32_t max_active;
     int idle, active, total;
     long queue, queue_len;    /* -1: the OS does not tell */
@@ -65,6 +65,7 @@ static void pool_read(lf_pool_t *p, int listen_fd)
     memset(p, 0, sizeof(*p));
     p->accepted = __atomic_load_n(&lf_sb->accepted, __ATOMIC_RELAXED);
     p->slow = __atomic_load_n(&lf_sb->slow_requests, __ATOMIC_RELAXED);
+    p->skipped = __atomic_load_n(&lf_sb->skipped_requests, __ATOMIC_RELAXED);
     p->max_active = __atomic_load_n(&lf_sb->max_active, __ATOMIC_RELAXED);
     p->start = lf_sb->start_time;
     for (int i = 0; i < LF_SB_SLOTS; i++) {
@@ -143,8 +144,10 @@ static void render_text(lf_buf_t *b, const lf_pool_t *p, int full, double now)
     lf_buf_appendf(b, "listen queue:         %ld\nlisten queue len:     %ld\n", p->queue, p->queue_len);
     lf_buf_appendf(b,
                    "idle processes:       %d\nactive processes:     %d\ntotal processes:      %d\n"
-                   "max active processes: %u\nslow requests:        %llu\n",
-                   p->idle, p->active, p->total, p->max_active, (unsigned long long)p->slow);
+                   "max active processes: %u\nslow requests:        %llu\n"
+                   "skipped requests:     %llu\n",
+                   p->idle, p->active, p->total, p->max_active, (unsigned long long)p->slow,
+                   (unsigned long long)p->skipped);
     if (!full)
         return;
     lf_sb_slot_t s;
@@ -170,9 +173,11 @@ static void render_json(lf_buf_t *b, const lf_pool_t *p, int full, double now)
                    "{\"pool\":\"luafpm\",\"process manager\":\"static\",\"start time\":%.0f,"
                    "\"start since\":%.0f,\"accepted conn\":%llu,\"listen queue\":%ld,"
                    "\"listen queue len\":%ld,\"idle processes\":%d,\"active processes\":%d,"
-                   "\"total processes\":%d,\"max active processes\":%u,\"slow requests\":%llu",
+                   "\"total processes\":%d,\"max active processes\":%u,\"slow requests\":%llu,"
+                   "\"skipped requests\":%llu",
                    p->start, now - p->start, (unsigned long long)p->accepted, p->queue, p->queue_len,
-                   p->idle, p->active, p->total, p->max_active, (unsigned long long)p->slow);
+                   p->idle, p->active, p->total, p->max_active, (unsigned long long)p->slow,
+                   (unsigned long long)p->skipped);
     if (full) {
         lf_buf_appendf(b, ",\"processes\":[");
         int first = 1;
@@ -217,6 +222,9 @@ static void render_openmetrics(lf_buf_t *b, const lf_pool_t *p, int full, double
     metric(b, "max_active_processes", "gauge", "The most workers serving at once since the start.",
            p->max_active);
     metric(b, "slow_requests", "counter", "Requests that went over --slowlog-timeout.", (double)p->slow);
+    metric(b, "skipped_requests", "counter",
+           "Requests not run: their web server had closed the connection before they started.",
+           (double)p->skipped);
     if (full) {
         static const char *const names[] = {"process_requests", "process_request_duration_seconds",
                                             "process_lua_heap_bytes", "process_state"};

@@ -283,6 +283,20 @@ static void worker_serve_request(lf_worker_t *w, lf_fcgi_conn_t *c)
     w->served++;
 }
 
+/* A request whose web server is gone is not run (under overload every
+ * prefork server would work through such dead requests one by one). */
+static void worker_skip_request(const lf_fcgi_conn_t *c)
+{
+    char m[64], u[1024];
+    const char *method = lf_fcgi_conn_param(c, "REQUEST_METHOD", 14);
+    const char *uri = lf_fcgi_conn_param(c, "REQUEST_URI", 11);
+    lf_log_escape(m, sizeof(m), method ? method : "-", method ? strlen(method) : 1);
+    lf_log_escape(u, sizeof(u), uri ? uri : "-", uri ? strlen(uri) : 1);
+    lf_log(LF_LOG_INFO, "request \"%s %s\" not run: the web server closed its connection before it started",
+           m, u);
+    lf_sb_count_skipped();
+}
+
 static int worker_stopping(const lf_worker_t *w)
 {
     return quit_requested || w->master_gone ||
@@ -311,7 +325,6 @@ static void worker_conn_ready(lf_loop_t *loop, void *data, uint32_t events)
     lf_wconn_t *wc = data;
     lf_worker_t *w = wc->w;
     lf_fcgi_conn_t *c = &wc->conn;
-    (void)events;
     for (;;) {
         int rc = lf_fcgi_conn_read_request(c);
         if (rc == LF_FCGI_AGAIN)
@@ -323,6 +336,15 @@ static void worker_conn_ready(lf_loop_t *loop, void *data, uint32_t events)
             return;
         }
         lf_timer_stop(loop, &wc->read_timer);
+        if (events & EPOLLRDHUP) {
+            /* The web server closed the connection after it sent the
+             * request: it gave up on it (its timeout, the client gone)
+             * while the request waited.  nginx and Apache never half-close
+             * a FastCGI connection they still want an answer on. */
+            worker_skip_request(c);
+            worker_conn_release(w, wc);
+            return;
+        }
         worker_serve_request(w, c);
         if (c->fd < 0) {
             /* The request closed it (no keep-alive, or out of step). */
@@ -373,7 +395,7 @@ static void worker_listen_ready(lf_loop_t *loop, void *data, uint32_t events)
         w->free_conns = wc->next_free;
         w->nconns++;
         lf_io_init(&wc->io, wc->conn.fd, worker_conn_ready, wc);
-        if (lf_io_watch(loop, &wc->io, EPOLLIN) != 0) {
+        if (lf_io_watch(loop, &wc->io, EPOLLIN | EPOLLRDHUP) != 0) {
             lf_log_errno(LF_LOG_ERR, errno, "epoll_ctl() of a new connection failed");
             worker_conn_release(w, wc);
         }

@@ -112,3 +112,36 @@ hold() {
     [ "$status" -eq 1 ]
     [[ "$output" == *worker-connections* ]]
 }
+
+@test "a request whose web server closed the connection before it started is not run, and is counted" {
+    start_luafpm --workers 1 --status-path /status
+    echo "$LF_PID" >>"$WORK/extra.pids"
+    local addr=$LF_ADDR mark="$WORK/marker.ran"
+    # The worker is busy (ngx.sleep holds it) while the request arrives
+    # and its connection closes, as nginx does when it gives up.
+    python3 "$TESTS_DIR/lib/fcgi_client.py" "$addr" --timeout 10 \
+        --param SCRIPT_FILENAME="$WORK/root/slow.lua" --param REQUEST_URI=/slow \
+        --param QUERY_STRING=s=1 >"$WORK/slow.out" &
+    local slow=$!
+    sleep 0.3
+    run python3 "$ATTACK" "$addr" "$WORK/root/marker.lua" send_and_go "f=$mark"
+    [ "$output" = sent ]
+    wait "$slow"
+    grep -q slept "$WORK/slow.out"
+    local i
+    for i in $(seq 30); do
+        grep -q 'not run: the web server closed its connection' "$WORK/luafpm.log" && break
+        sleep 0.1
+    done
+    grep -q 'request "GET /gone" not run: the web server closed its connection before it started' "$WORK/luafpm.log"
+    [ ! -e "$mark" ]
+    run python3 "$TESTS_DIR/lib/fcgi_client.py" "$addr" --param SCRIPT_NAME=/status \
+        --param SCRIPT_FILENAME=/status --param REQUEST_URI=/status
+    echo "$output"
+    [[ "$output" == *"skipped requests:     1"* ]]
+    # The same request on a connection that stays is run.
+    run python3 "$TESTS_DIR/lib/fcgi_client.py" "$addr" \
+        --param SCRIPT_FILENAME="$WORK/root/marker.lua" --param QUERY_STRING="f=$mark"
+    [[ "$output" == *ran* ]]
+    [ -e "$mark" ]
+}

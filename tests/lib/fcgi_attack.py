@@ -292,6 +292,16 @@ def case_hold_idle(addr, script, arg):
     c.s.close()
 
 
+def case_send_and_go(addr, script, arg):
+    """A whole request for SCRIPT (query string ARG), then close at once."""
+    c = Conn(addr)
+    params = pairs([(b"SCRIPT_FILENAME", script.encode()), (b"REQUEST_METHOD", b"GET"),
+                    (b"REQUEST_URI", b"/gone"), (b"QUERY_STRING", (arg or "").encode())])
+    c.send(begin() + record(PARAMS, params) + record(PARAMS, b"") + record(STDIN, b""))
+    c.s.close()
+    say("sent")
+
+
 def main(argv):
     if len(argv) < 4:
         print(__doc__, file=sys.stderr)

@@ -1,0 +1,2 @@
+ngx.sleep(tonumber(ngx.var.arg_s) or 1)
+ngx.say("slept")
