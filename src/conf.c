@@ -42,6 +42,10 @@ static const lf_option_t options[] = {
      "listen queue length (default 511)"},
     {"workers", 'w', LF_OPT_INT, OFF(workers), "N", 0, 1024, 1,
      "worker processes (default 2); 0 = serve in this process, no master"},
+    {"read-timeout", 0, LF_OPT_SECONDS, OFF(read_timeout), "SECONDS", 1, 86400, 1,
+     "how long a worker waits for more of a request from the web server (a record, the params, the body) before it closes the connection (default 60, as nginx's client_body_timeout)"},
+    {"send-timeout", 0, LF_OPT_SECONDS, OFF(send_timeout), "SECONDS", 1, 86400, 1,
+     "how long a worker waits for the web server to take more of a response before it gives the response up (default 60, as nginx's fastcgi_send_timeout)"},
     {"worker-connections", 0, LF_OPT_INT, OFF(worker_connections), "N", 1, 1048576, 1,
      "FastCGI connections one worker holds, idle kept-alive ones included; at N it stops accepting and the other workers take new connections (default 1024, as nginx's worker_connections)"},
     {"root", 'r', LF_OPT_STRING, OFF(root), "DIR", 0, 0, 1,
@@ -362,6 +366,10 @@ static int conf_defaults(lf_conf_t *conf, const char *tmpdir)
         conf->workers = 2;
     if (conf->worker_connections == LF_UNSET)
         conf->worker_connections = 1024;
+    if (conf->read_timeout == LF_UNSET)
+        conf->read_timeout = 60;
+    if (conf->send_timeout == LF_UNSET)
+        conf->send_timeout = 60;
     if (conf->code_cache == LF_UNSET)
         conf->code_cache = 1;
     if (conf->body_buffer_size == LF_UNSET)

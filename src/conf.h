@@ -12,6 +12,8 @@ typedef struct {
     long long backlog;
     long long workers;
     long long worker_connections; /* per worker, idle kept-alive ones included */
+    double read_timeout;         /* seconds between two reads of a request */
+    double send_timeout;         /* seconds between two writes of a response */
     char *root;
     char *conf_file;
     int code_cache; /* 0/1 */

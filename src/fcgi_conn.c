@@ -14,11 +14,14 @@
 #include "fcgi_conn.h"
 #include "fdutil.h"
 
-void lf_fcgi_conn_init(lf_fcgi_conn_t *c, unsigned max_conns)
+void lf_fcgi_conn_init(lf_fcgi_conn_t *c, unsigned max_conns, int read_timeout_ms,
+                       int send_timeout_ms)
 {
     memset(c, 0, sizeof(*c));
     c->fd = -1;
     c->max_conns = max_conns;
+    c->read_timeout_ms = c->read_wait_ms = read_timeout_ms;
+    c->send_timeout_ms = send_timeout_ms;
 }
 
 void lf_fcgi_conn_free(lf_fcgi_conn_t *c)
@@ -66,7 +69,7 @@ int lf_fcgi_conn_accept(lf_fcgi_conn_t *c, int listen_fd)
     }
     c->fd = fd;
     c->rpos = c->rlen = 0;
-    c->read_wait_ms = -1;
+    c->read_wait_ms = c->read_timeout_ms;
     c->err = 0;
     c->why = NULL;
     lf_fcgi_parser_init(&c->parser);
@@ -97,7 +100,7 @@ static int conn_wait(int fd, short events, int ms)
     return -1;
 }
 
-static int write_all(int fd, const void *p, size_t n)
+static int write_all(int fd, const void *p, size_t n, int ms)
 {
     const char *s = p;
     while (n > 0) {
@@ -105,7 +108,7 @@ static int write_all(int fd, const void *p, size_t n)
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && errno == EAGAIN) {
-            if (conn_wait(fd, POLLOUT, -1) != 0 && errno != EINTR)
+            if (conn_wait(fd, POLLOUT, ms) != 0 && errno != EINTR)
                 return -1;
             continue;
         }
@@ -175,7 +178,7 @@ static int conn_management(lf_fcgi_conn_t *c, int type)
         const char *why;
         lf_buf_t reply = {0};
         int rc = lf_fcgi_get_values_result(c->mgmt.data, c->mgmt.len, c->max_conns, &reply, &why);
-        if (rc == 0 && write_all(c->fd, reply.data, reply.len) != 0)
+        if (rc == 0 && write_all(c->fd, reply.data, reply.len, c->send_timeout_ms) != 0)
             rc = conn_fail(c, errno, NULL);
         else if (rc != 0)
             conn_fail(c, -1, why);
@@ -183,7 +186,7 @@ static int conn_management(lf_fcgi_conn_t *c, int type)
         return rc;
     }
     lf_fcgi_unknown_type(rec, type);
-    return write_all(c->fd, rec, sizeof(rec)) == 0 ? 0 : conn_fail(c, errno, NULL);
+    return write_all(c->fd, rec, sizeof(rec), c->send_timeout_ms) == 0 ? 0 : conn_fail(c, errno, NULL);
 }
 
 /* A BEGIN_REQUEST record is complete. */
@@ -206,7 +209,7 @@ static int conn_begin(lf_fcgi_conn_t *c, unsigned id)
         c->keep_conn = (c->begin[2] & FCGI_KEEP_CONN) != 0;
         return 0;
     }
-    return write_all(c->fd, rec, sizeof(rec)) == 0 ? 0 : conn_fail(c, errno, NULL);
+    return write_all(c->fd, rec, sizeof(rec), c->send_timeout_ms) == 0 ? 0 : conn_fail(c, errno, NULL);
 }
 
 /* Parse buffered input, acting on records, until something the caller
@@ -274,7 +277,7 @@ static int conn_process(lf_fcgi_conn_t *c, int want_stdin, char *dst, size_t roo
                         unsigned char rec[16];
                         lf_fcgi_end_request(rec, c->id, FCGI_REQUEST_COMPLETE);
                         conn_forget_request(c);
-                        if (write_all(c->fd, rec, sizeof(rec)) != 0)
+                        if (write_all(c->fd, rec, sizeof(rec), c->send_timeout_ms) != 0)
                             return conn_fail(c, errno, NULL), CONN_ERROR;
                     } else if (want_stdin) {
                         return CONN_STDIN_END;
@@ -366,10 +369,11 @@ void lf_fcgi_out_begin(lf_fcgi_out_t *o, const lf_fcgi_conn_t *c)
     o->n = 0;
     o->fd = c->fd;
     o->id = c->id;
+    o->send_timeout_ms = c->send_timeout_ms;
     o->failed = 0;
 }
 
-static int writev_all(int fd, struct iovec *iov, int n)
+static int writev_all(int fd, struct iovec *iov, int n, int ms)
 {
     while (n > 0) {
         ssize_t w = writev(fd, iov, n);
@@ -377,7 +381,8 @@ static int writev_all(int fd, struct iovec *iov, int n)
             if (errno == EINTR)
                 continue;
             /* The web server reads slowly: the request waits for it. */
-            if (errno == EAGAIN && (conn_wait(fd, POLLOUT, -1) == 0 || errno == EINTR))
+            if (errno == EAGAIN &&
+                (conn_wait(fd, POLLOUT, ms) == 0 || errno == EINTR))
                 continue;
             return -1;
         }
@@ -396,7 +401,7 @@ static int writev_all(int fd, struct iovec *iov, int n)
 
 int lf_fcgi_out_flush(lf_fcgi_out_t *o)
 {
-    if (o->n > 0 && !o->failed && writev_all(o->fd, o->iov, o->n) != 0)
+    if (o->n > 0 && !o->failed && writev_all(o->fd, o->iov, o->n, o->send_timeout_ms) != 0)
         o->failed = errno ? errno : EIO;
     o->n = 0;
     return o->failed;

@@ -12,6 +12,11 @@
 #include "fcgi_codec.h"
 
 #define LF_FCGI_RBUF_SIZE (16 * 1024)
+/* While a request runs, a read or write waits at most --read-timeout /
+ * --send-timeout (60 s, as nginx's client_body_timeout and
+ * fastcgi_send_timeout) for the web server: a peer that stops sending the
+ * body or reading the response costs the request, never the worker for
+ * good. */
 
 typedef struct {
     int fd;                     /* -1 = no connection */
@@ -33,7 +38,9 @@ typedef struct {
     unsigned begin_id;
     lf_fcgi_params_t params;
 
-    int read_wait_ms;           /* a request's reads wait at most this, -1 = no limit */
+    int read_wait_ms;           /* a request's reads wait at most this */
+    int read_timeout_ms;        /* --read-timeout, what read_wait_ms goes back to */
+    int send_timeout_ms;        /* --send-timeout */
     int err;                    /* why it is unusable: errno, or -1 (protocol) */
     const char *why;            /* a protocol error's cause, for the log */
     /* While stdin is read: EINTR ends the read when this says so (the
@@ -42,7 +49,8 @@ typedef struct {
 } lf_fcgi_conn_t;
 
 /* Connections start closed; lf_fcgi_conn_free gives back their memory. */
-void lf_fcgi_conn_init(lf_fcgi_conn_t *c, unsigned max_conns);
+void lf_fcgi_conn_init(lf_fcgi_conn_t *c, unsigned max_conns, int read_timeout_ms,
+                       int send_timeout_ms);
 void lf_fcgi_conn_free(lf_fcgi_conn_t *c);
 /* Accept one connection on listen_fd (close-on-exec, never on fd 0-2,
  * TCP_NODELAY on TCP).  0, or -errno. */
@@ -93,6 +101,7 @@ typedef struct {
     int n;
     int fd;
     unsigned id;
+    int send_timeout_ms;
     int failed;                 /* errno of the first failed write */
 } lf_fcgi_out_t;
 

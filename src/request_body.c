@@ -216,7 +216,7 @@ int lf_body_linger(lf_request_t *r)
             break;
     }
     int done = n == 0;
-    r->conn->read_wait_ms = -1;
+    r->conn->read_wait_ms = r->conn->read_timeout_ms;
     lf_log(LF_LOG_INFO, "refused request body: %llu more bytes dropped%s", dropped,
            done ? "" : ", connection closed before its end");
     return done ? 0 : -1;

@@ -31,10 +31,6 @@
 #include "vm.h"
 #include "worker.h"
 
-/* A partly received request (a record or params under way) may take
- * this long between two reads before its connection is closed: a peer
- * that sends half a record holds a connection slot, never the worker. */
-#define LF_READ_TIMEOUT 60.0
 /* A stopping worker waits this long for requests that have begun to
  * arrive (their web server sent them before it saw the worker go). */
 #define LF_STOP_PARTIAL_WAIT 5.0
@@ -357,7 +353,7 @@ static void worker_conn_ready(lf_loop_t *loop, void *data, uint32_t events)
     }
     /* Half a request may wait for its rest, but not for ever. */
     if (lf_fcgi_conn_partial(c))
-        lf_timer_start(loop, &wc->read_timer, LF_READ_TIMEOUT);
+        lf_timer_start(loop, &wc->read_timer, w->a->conf->read_timeout);
     else
         lf_timer_stop(loop, &wc->read_timer);
 }
@@ -375,8 +371,8 @@ static void worker_read_timeout(lf_loop_t *loop, void *data)
 {
     lf_wconn_t *wc = data;
     (void)loop;
-    lf_log(LF_LOG_INFO, "FastCGI connection closed: no more of its request for %g s",
-           LF_READ_TIMEOUT);
+    lf_log(LF_LOG_INFO, "FastCGI connection closed: no more of its request for %g s (--read-timeout)",
+           wc->w->a->conf->read_timeout);
     worker_conn_release(wc->w, wc);
 }
 
@@ -534,7 +530,8 @@ int lf_worker_run(const lf_worker_args_t *a)
     worker_raise_nofile(w->max_conns);
     for (size_t i = w->max_conns; i-- > 0;) {
         lf_wconn_t *wc = &w->conns[i];
-        lf_fcgi_conn_init(&wc->conn, (unsigned)w->max_conns);
+        lf_fcgi_conn_init(&wc->conn, (unsigned)w->max_conns, (int)(conf->read_timeout * 1000),
+                          (int)(conf->send_timeout * 1000));
         wc->conn.interrupted = lf_timeout_expired;
         lf_timer_init(&wc->read_timer, worker_read_timeout, wc);
         wc->w = w;

@@ -145,3 +145,57 @@ hold() {
     [[ "$output" == *ran* ]]
     [ -e "$mark" ]
 }
+
+# timed REQUEST-PATH ADDR: run a request, print its status and milliseconds.
+timed_get() {
+    local t0 t1
+    t0=$(date +%s%N)
+    python3 "$TESTS_DIR/lib/fcgi_client.py" "$2" --timeout 15 \
+        --param SCRIPT_FILENAME="$WORK/root/$1" --param REQUEST_URI="/$1" >"$WORK/timed.out"
+    local rc=$?
+    t1=$(date +%s%N)
+    echo "rc=$rc ms=$(((t1 - t0) / 1000000))"
+}
+
+@test "--read-timeout: a body that stops arriving ends its own request, and the worker serves on" {
+    start_luafpm --workers 1 --read-timeout 1
+    echo "$LF_PID" >>"$WORK/extra.pids"
+    local addr=$LF_ADDR out ms
+    python3 "$ATTACK" "$addr" "$WORK/root/body.lua" stall_body 10 >"$WORK/hold.out" 2>&1 &
+    echo $! >>"$WORK/holders.pids"
+    sleep 0.5
+    out=$(timed_get hello.lua "$addr")
+    echo "$out"
+    [[ "$out" == rc=0* ]]
+    ms=${out##*ms=}
+    [ "$ms" -lt 5000 ]
+    grep -q 'hello /hello.lua' "$WORK/timed.out"
+    grep -q 'reading the request body failed (110: Connection timed out)' "$WORK/luafpm.log"
+}
+
+@test "--read-timeout: half a record is closed after it, with a log line" {
+    start_luafpm --workers 1 --read-timeout 1
+    echo "$LF_PID" >>"$WORK/extra.pids"
+    hold hold_partial 10 "$LF_ADDR"
+    local i
+    for i in $(seq 40); do
+        grep -q 'no more of its request for 1 s (--read-timeout)' "$WORK/luafpm.log" && break
+        sleep 0.1
+    done
+    grep -q 'no more of its request for 1 s (--read-timeout)' "$WORK/luafpm.log"
+}
+
+@test "--send-timeout: a web server that stops reading costs its response, not the worker" {
+    start_luafpm --workers 1 --send-timeout 1
+    echo "$LF_PID" >>"$WORK/extra.pids"
+    local addr=$LF_ADDR out ms
+    python3 "$ATTACK" "$addr" "$WORK/root/big.lua" no_read 10 >"$WORK/noread.out" 2>&1 &
+    echo $! >>"$WORK/holders.pids"
+    sleep 0.5
+    out=$(timed_get hello.lua "$addr")
+    echo "$out"
+    [[ "$out" == rc=0* ]]
+    ms=${out##*ms=}
+    [ "$ms" -lt 5000 ]
+    grep -q 'hello /hello.lua' "$WORK/timed.out"
+}

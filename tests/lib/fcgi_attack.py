@@ -302,6 +302,27 @@ def case_send_and_go(addr, script, arg):
     say("sent")
 
 
+def case_stall_body(addr, script, arg):
+    """A POST that promises 100000 bytes, sends 1000, and stalls ARG s."""
+    c = Conn(addr, timeout=30)
+    params = pairs([(b"SCRIPT_FILENAME", script.encode()), (b"REQUEST_METHOD", b"POST"),
+                    (b"REQUEST_URI", b"/stall"), (b"CONTENT_LENGTH", b"100000")])
+    c.send(begin() + record(PARAMS, params) + record(PARAMS, b"") + record(STDIN, b"x" * 1000))
+    say("holding")
+    time.sleep(float(arg or 5))
+
+
+def case_no_read(addr, script, arg):
+    """A request whose response is never read (a tiny receive buffer)."""
+    host, port = addr.rsplit(":", 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect((host, int(port)))
+    s.sendall(request(script, "/big"))
+    say("holding")
+    time.sleep(float(arg or 5))
+
+
 def main(argv):
     if len(argv) < 4:
         print(__doc__, file=sys.stderr)
