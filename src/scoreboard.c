@@ -141,6 +141,15 @@ void lf_sb_request_end(uint64_t lua_heap)
     write_end(my_slot);
 }
 
+void lf_sb_set_connections(uint32_t n)
+{
+    if (my_slot == NULL)
+        return;
+    write_begin(my_slot);
+    my_slot->connections = n;
+    write_end(my_slot);
+}
+
 void lf_sb_count_slow(void)
 {
     if (lf_sb)

@@ -31,6 +31,7 @@ typedef struct {
     double request_start;     /* wall clock of the current/last request */
     double last_duration;     /* seconds the last request took */
     uint64_t lua_heap;        /* bytes, after the last request */
+    uint32_t connections;     /* FastCGI connections it holds now */
     char method[16];
     char uri[LF_SB_TEXT];
     char script[LF_SB_TEXT];
@@ -61,6 +62,7 @@ void lf_sb_attach(int slot);
 void lf_sb_set_state(lf_sb_state_t state);
 void lf_sb_request_begin(const char *method, const char *uri, const char *script);
 void lf_sb_request_end(uint64_t lua_heap);
+void lf_sb_set_connections(uint32_t n);
 void lf_sb_count_slow(void);
 void lf_sb_count_skipped(void);
 

@@ -157,10 +157,11 @@ static void render_text(lf_buf_t *b, const lf_pool_t *p, int full, double now)
                        s.pid, s.id, s.gen, state_name(s.state));
         append_time(b, s.started);
         lf_buf_appendf(b, "\nstart since:          %.0f\nrequests:             %llu\n"
+                          "connections:          %u\n"
                           "request duration:     %.0f\nrequest method:       %s\n"
                           "request URI:          %s\nscript:               %s\n"
                           "last request memory:  %llu\n",
-                       now - s.started, (unsigned long long)s.requests,
+                       now - s.started, (unsigned long long)s.requests, s.connections,
                        slot_duration(&s, now) * 1e6, s.method[0] ? s.method : "-",
                        s.uri[0] ? s.uri : "-", s.script[0] ? s.script : "-",
                        (unsigned long long)s.lua_heap);
@@ -185,9 +186,9 @@ static void render_json(lf_buf_t *b, const lf_pool_t *p, int full, double now)
         for (int i = -1; next_worker(&i, &s);) {
             lf_buf_appendf(b, "%s{\"pid\":%d,\"id\":%d,\"generation\":%u,\"state\":\"%s\","
                               "\"start time\":%.0f,\"start since\":%.0f,\"requests\":%llu,"
-                              "\"request duration\":%.0f,\"request method\":\"",
+                              "\"connections\":%u,\"request duration\":%.0f,\"request method\":\"",
                            first ? "" : ",", s.pid, s.id, s.gen, state_name(s.state), s.started,
-                           now - s.started, (unsigned long long)s.requests,
+                           now - s.started, (unsigned long long)s.requests, s.connections,
                            slot_duration(&s, now) * 1e6);
             append_json(b, s.method);
             lf_buf_appendf(b, "\",\"request uri\":\"");

@@ -312,6 +312,7 @@ static void worker_conn_release(lf_worker_t *w, lf_wconn_t *wc)
     wc->next_free = w->free_conns;
     w->free_conns = wc;
     w->nconns--;
+    lf_sb_set_connections((uint32_t)w->nconns);
 }
 
 /* A connection is readable: read what came and serve each request that is
@@ -390,6 +391,7 @@ static void worker_listen_ready(lf_loop_t *loop, void *data, uint32_t events)
         }
         w->free_conns = wc->next_free;
         w->nconns++;
+        lf_sb_set_connections((uint32_t)w->nconns);
         lf_io_init(&wc->io, wc->conn.fd, worker_conn_ready, wc);
         if (lf_io_watch(loop, &wc->io, EPOLLIN | EPOLLRDHUP) != 0) {
             lf_log_errno(LF_LOG_ERR, errno, "epoll_ctl() of a new connection failed");

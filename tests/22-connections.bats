@@ -199,3 +199,23 @@ timed_get() {
     [ "$ms" -lt 5000 ]
     grep -q 'hello /hello.lua' "$WORK/timed.out"
 }
+
+@test "the status page shows the connections each worker holds" {
+    start_luafpm --workers 1 --status-path /status
+    echo "$LF_PID" >>"$WORK/extra.pids"
+    local addr=$LF_ADDR
+    hold hold_idle 10 "$addr"
+    hold hold_idle 10 "$addr"
+    hold hold_idle 10 "$addr"
+    sleep 0.3
+    status_full() {
+        python3 "$TESTS_DIR/lib/fcgi_client.py" "$addr" --param SCRIPT_NAME=/status \
+            --param SCRIPT_FILENAME=/status --param QUERY_STRING="$1"
+    }
+    run status_full full
+    echo "$output"
+    # The three held, and the status request's own.
+    [[ "$output" == *"connections:          4"* ]]
+    run status_full 'json&full'
+    [[ "$output" == *'"connections":4,'* ]]
+}
