@@ -271,8 +271,8 @@ static int api_req_get_headers(lua_State *L)
     int raw = lua_toboolean(L, 2);
     lua_createtable(L, 0, 8);
     int t = lua_gettop(L), count = 0;
-    const lf_fcgi_params_t *ps = &r->conn->params;
-    for (size_t i = 0; i < ps->n; i++) {
+    const lf_fcgi_params_t *ps = r->conn->params;
+    for (size_t i = 0; ps && i < ps->n; i++) {
         const char *e = lf_fcgi_param_name(ps, i), *value = lf_fcgi_param_value(ps, i);
         const char *name;
         size_t n = ps->v[i].name_len;

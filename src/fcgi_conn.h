@@ -22,7 +22,8 @@ typedef struct {
     int fd;                     /* -1 = no connection */
     unsigned max_conns;         /* what FCGI_GET_VALUES reports */
     lf_fcgi_parser_t parser;
-    char *rbuf;                 /* unparsed input is rbuf[rpos, rlen) */
+    char *rbuf;                 /* unparsed input is rbuf[rpos, rlen); from a
+                                   pool, held only while it holds bytes */
     size_t rpos, rlen;
     lf_buf_t mgmt;              /* a management record's content, and replies */
 
@@ -36,7 +37,7 @@ typedef struct {
     unsigned char begin[8];     /* a BEGIN_REQUEST's body */
     unsigned begin_got;
     unsigned begin_id;
-    lf_fcgi_params_t params;
+    lf_fcgi_params_t *params;   /* the request's, from a pool; NULL between requests */
 
     int read_wait_ms;           /* a request's reads wait at most this */
     int read_timeout_ms;        /* --read-timeout, what read_wait_ms goes back to */
@@ -52,6 +53,9 @@ typedef struct {
 void lf_fcgi_conn_init(lf_fcgi_conn_t *c, unsigned max_conns, int read_timeout_ms,
                        int send_timeout_ms);
 void lf_fcgi_conn_free(lf_fcgi_conn_t *c);
+/* Give back the read buffers and params the connections no longer hold
+ * (at the worker's exit). */
+void lf_fcgi_conn_pool_free(void);
 /* Accept one connection on listen_fd (close-on-exec, never on fd 0-2,
  * TCP_NODELAY on TCP).  0, or -errno. */
 int lf_fcgi_conn_accept(lf_fcgi_conn_t *c, int listen_fd);
@@ -81,7 +85,7 @@ static inline int lf_fcgi_conn_buffered(const lf_fcgi_conn_t *c)
 static inline const char *lf_fcgi_conn_param(const lf_fcgi_conn_t *c, const char *name,
                                              size_t len)
 {
-    return lf_fcgi_params_get(&c->params, name, len);
+    return c->params ? lf_fcgi_params_get(c->params, name, len) : NULL;
 }
 
 /* Up to room bytes of the current request's STDIN: > 0 bytes, 0 at its

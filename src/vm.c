@@ -302,12 +302,17 @@ void lf_vm_close(lf_vm_t *vm)
     free(vm);
 }
 
-/* A binary chunk (luajit -b) cannot be wrapped: its factory hands out the
- * one loaded function, which is safe because a worker runs one request at
- * a time and the request's environment is set on it before each run. */
+/* A binary chunk (luajit -b) cannot be wrapped: its factory keeps the
+ * bytecode (upvalue 1, checked when it was first loaded; upvalue 2 the
+ * chunk name) and loads it again for each request, so that every request
+ * has a function of its own to set its environment on, as the wrapped
+ * source gives (loading bytecode does not parse). */
 static int vm_binary_factory(lua_State *L)
 {
-    lua_pushvalue(L, lua_upvalueindex(1));
+    size_t len;
+    const char *code = lua_tolstring(L, lua_upvalueindex(1), &len);
+    if (luaL_loadbuffer(L, code, len, lua_tostring(L, lua_upvalueindex(2))) != 0)
+        return lua_error(L);
     return 1;
 }
 
@@ -393,8 +398,12 @@ static int vm_compile(lua_State *L, const char *path, int sandboxed, int resolve
         rc = -1;
     } else if (size > 0 && src[0] == LUA_SIGNATURE[0]) {
         rc = luaL_loadbuffer(L, src, size, chunkname);
-        if (rc == 0)
-            lua_pushcclosure(L, vm_binary_factory, 1);
+        if (rc == 0) {
+            lua_pop(L, 1);                       /* it loads: keep its bytes */
+            lua_pushlstring(L, src, size);
+            lua_pushstring(L, chunkname);
+            lua_pushcclosure(L, vm_binary_factory, 2);
+        }
     } else {
         if (size >= 2 && src[0] == '#' && src[1] == '!') {
             src[0] = '-';

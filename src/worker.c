@@ -589,6 +589,7 @@ int lf_worker_run(const lf_worker_args_t *a)
 
     for (size_t i = 0; i < w->max_conns; i++)
         lf_fcgi_conn_free(&w->conns[i].conn);
+    lf_fcgi_conn_pool_free();
     free(w->conns);
     lf_loop_free(&w->loop);
     vm = w->vm;
