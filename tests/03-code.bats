@@ -60,3 +60,16 @@ LUA
     [ "$STATUS" = 200 ]
     [ "$BODY" = '{"a":1}' ]
 }
+
+@test "source and bytecode handlers: each request runs a function of its own, with its own globals" {
+    luajit -b "$WORK/root/fresh_src.lua" "$WORK/root/fresh_bc.lua"
+    http GET '/fresh_src.lua?n=a'
+    [ "$BODY" = "1 " ]
+    http GET '/fresh_src.lua?n=b'
+    [ "$BODY" = "2 other:a" ]
+    # The bytecode one (its module table is the same: keep is shared).
+    http GET '/fresh_bc.lua?n=c'
+    [ "$BODY" = "3 other:a,other:b" ]
+    http GET '/fresh_bc.lua?n=d'
+    [ "$BODY" = "4 other:a,other:b,other:c" ]
+}

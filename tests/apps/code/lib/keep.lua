@@ -1,0 +1,2 @@
+-- A table that lives for the worker: what fresh_*.lua keep across requests.
+return {}
