@@ -29,21 +29,6 @@ teardown_file() {
     teardown_common
 }
 
-log_since() {
-    tail -n +"$LOG_FROM" "$WORK/luafpm.log"
-}
-
-mark_log() {
-    touch "$WORK/luafpm.log"
-    LOG_FROM=$(($(wc -l <"$WORK/luafpm.log") + 1))
-}
-
-worker() {
-    http GET /pid.lua
-    [ "$STATUS" = 200 ]
-    echo "$BODY"
-}
-
 # over_budget PATH KIND: 500, nothing after the loop, a log line that names
 # the script and the budget, and the same worker goes on serving.
 over_budget() {

@@ -25,21 +25,6 @@ teardown() {
     stop_extra
 }
 
-mark_log() {
-    touch "$WORK/luafpm.log"
-    LOG_FROM=$(($(wc -l <"$WORK/luafpm.log") + 1))
-}
-
-log_since() {
-    tail -n +"$LOG_FROM" "$WORK/luafpm.log"
-}
-
-worker() {
-    http GET /pid.lua
-    [ "$STATUS" = 200 ]
-    echo "$BODY"
-}
-
 attack() {
     python3 "$ATTACK" "$LF_ADDR" "$WORK/root/hello.lua" "$@"
 }

@@ -157,19 +157,26 @@ timed_get() {
     echo "rc=$rc ms=$(((t1 - t0) / 1000000))"
 }
 
-@test "--read-timeout: a body that stops arriving ends its own request, and the worker serves on" {
-    start_luafpm --workers 1 --read-timeout 1
-    echo "$LF_PID" >>"$WORK/extra.pids"
-    local addr=$LF_ADDR out ms
-    python3 "$ATTACK" "$addr" "$WORK/root/body.lua" stall_body 10 >"$WORK/hold.out" 2>&1 &
+# answered_beside ADDR SCRIPT CASE: while fcgi_attack CASE holds a request
+# for SCRIPT on the worker, another request is answered within 5 s.
+answered_beside() {
+    python3 "$ATTACK" "$1" "$WORK/root/$2" "$3" 10 >"$WORK/hold.out" 2>&1 &
     echo $! >>"$WORK/holders.pids"
     sleep 0.5
-    out=$(timed_get hello.lua "$addr")
+    local out ms
+    out=$(timed_get hello.lua "$1")
     echo "$out"
     [[ "$out" == rc=0* ]]
     ms=${out##*ms=}
     [ "$ms" -lt 5000 ]
     grep -q 'hello /hello.lua' "$WORK/timed.out"
+}
+
+@test "--read-timeout: a body that stops arriving ends its own request, and the worker serves on" {
+    start_luafpm --workers 1 --read-timeout 1
+    echo "$LF_PID" >>"$WORK/extra.pids"
+    local addr=$LF_ADDR
+    answered_beside "$addr" body.lua stall_body
     grep -q 'reading the request body failed (110: Connection timed out)' "$WORK/luafpm.log"
 }
 
@@ -188,16 +195,8 @@ timed_get() {
 @test "--send-timeout: a web server that stops reading costs its response, not the worker" {
     start_luafpm --workers 1 --send-timeout 1
     echo "$LF_PID" >>"$WORK/extra.pids"
-    local addr=$LF_ADDR out ms
-    python3 "$ATTACK" "$addr" "$WORK/root/big.lua" no_read 10 >"$WORK/noread.out" 2>&1 &
-    echo $! >>"$WORK/holders.pids"
-    sleep 0.5
-    out=$(timed_get hello.lua "$addr")
-    echo "$out"
-    [[ "$out" == rc=0* ]]
-    ms=${out##*ms=}
-    [ "$ms" -lt 5000 ]
-    grep -q 'hello /hello.lua' "$WORK/timed.out"
+    local addr=$LF_ADDR
+    answered_beside "$addr" big.lua no_read
 }
 
 @test "the status page shows the connections each worker holds" {

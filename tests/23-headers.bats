@@ -17,21 +17,6 @@ teardown_file() {
     teardown_common
 }
 
-mark_log() {
-    touch "$WORK/luafpm.log"
-    LOG_FROM=$(($(wc -l <"$WORK/luafpm.log") + 1))
-}
-
-log_since() {
-    tail -n +"$LOG_FROM" "$WORK/luafpm.log"
-}
-
-worker() {
-    http GET /pid.lua
-    [ "$STATUS" = 200 ]
-    echo "$BODY"
-}
-
 rss_kb() {
     awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
 }

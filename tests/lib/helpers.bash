@@ -169,3 +169,21 @@ header() {
 worker_pids() {
     pgrep -P "$1" | sort
 }
+
+# mark_log, then log_since: the lines luafpm logged in between.
+mark_log() {
+    touch "$WORK/luafpm.log"
+    LOG_FROM=$(($(wc -l <"$WORK/luafpm.log") + 1))
+}
+
+log_since() {
+    tail -n +"$LOG_FROM" "$WORK/luafpm.log"
+}
+
+# The pid of the worker that answers /pid.lua (an app with one prints
+# ngx.worker.pid()), through the test's nginx.
+worker() {
+    http GET /pid.lua
+    [ "$STATUS" = 200 ]
+    echo "$BODY"
+}
