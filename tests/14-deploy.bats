@@ -306,7 +306,10 @@ EOF2
 
 @test "README's two commands in either order: after demo.sh the tree still builds out of tree" {
     command -v git >/dev/null || skip "git not installed"
-    git -C "$LUAFPM_SRCDIR" rev-parse --git-dir >/dev/null 2>&1 || skip "not a git checkout"
+    # The source tree itself must be the checkout (make distcheck builds
+    # from an unpacked tarball, which may sit inside another checkout).
+    [ "$(git -C "$LUAFPM_SRCDIR" rev-parse --show-toplevel 2>/dev/null)" = \
+      "$(cd "$LUAFPM_SRCDIR" && pwd -P)" ] || skip "the source tree is not a git checkout"
     local port
     for port in 8080 9000; do
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
