@@ -135,7 +135,17 @@ run_load() {
 
 @test "under load with a HUP every second: no failed request (nginx keepalive to luafpm)" {
     run_load "$(cut -d' ' -f2 "$WORK/keepalive-nginx")"
-    ! grep -q 'upstream prematurely closed\|connect() failed' "$WORK/nginx-error.log"
+    ! grep -q 'connect() failed' "$WORK/nginx-error.log"
+    # A stopping worker closes its kept connections; once in a while nginx
+    # has just taken one from its cache and sent a request on it. nginx
+    # logs "upstream prematurely closed" and, the connection being a
+    # cached one, tries again on a new connection without counting a
+    # failure: the client sees nothing (run_load checks wrk's errors).
+    # More than one such line per reload would be a problem of our own.
+    local n
+    n=$(grep -c 'upstream prematurely closed' "$WORK/nginx-error.log" || true)
+    echo "# nginx retried $n requests on cached connections the old workers closed" >&3
+    [ "$n" -le 9 ]
 }
 
 @test "a reload can move the listening socket" {
