@@ -316,7 +316,6 @@ static int conn_process(lf_fcgi_conn_t *c, int want_stdin, char *dst, size_t roo
                 lf_buf_reset(&c->mgmt);
             } else if (ev.type == FCGI_BEGIN_REQUEST) {
                 c->begin_got = 0;
-                c->begin_id = ev.id;
                 c->begin_busy = c->id != 0;
             }
             break;

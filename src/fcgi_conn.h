@@ -36,7 +36,6 @@ typedef struct {
     unsigned begin_busy : 1;    /* the BEGIN_REQUEST being read finds one in progress */
     unsigned char begin[8];     /* a BEGIN_REQUEST's body */
     unsigned begin_got;
-    unsigned begin_id;
     lf_fcgi_params_t *params;   /* the request's, from a pool; NULL between requests */
 
     int read_wait_ms;           /* a request's reads wait at most this */

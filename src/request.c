@@ -65,9 +65,16 @@ const char *lf_request_param(const lf_request_t *r, const char *name)
 
 void lf_request_log_fill(const lf_request_t *r, lf_request_log_t *out)
 {
-    const char *method = lf_request_param(r, "REQUEST_METHOD");
-    const char *uri = lf_request_param(r, "REQUEST_URI");
-    const char *script = r->script ? r->script : "-";
+    lf_request_log_fill_conn(r->conn, r->script, out);
+}
+
+void lf_request_log_fill_conn(const lf_fcgi_conn_t *conn, const char *script,
+                              lf_request_log_t *out)
+{
+    const char *method = lf_fcgi_conn_param(conn, "REQUEST_METHOD", 14);
+    const char *uri = lf_fcgi_conn_param(conn, "REQUEST_URI", 11);
+    if (script == NULL)
+        script = "-";
     lf_log_escape(out->method, sizeof(out->method), method ? method : "-",
                   method ? strlen(method) : 1);
     lf_log_escape(out->uri, sizeof(out->uri), uri ? uri : "-", uri ? strlen(uri) : 1);
@@ -476,12 +483,14 @@ static void request_run(lf_request_t *r)
         lua_settop(co, 0);
     }
     lf_sandbox_over_t over = r->sandboxed ? lf_sandbox_end() : LF_SANDBOX_WITHIN;
-    if (over == LF_SANDBOX_WITHIN && rc == LUA_YIELD && r->yield == LF_YIELD_ABORT) {
+    /* An error, raised or through abort (its value kept in the registry). */
+    int aborted = rc == LUA_YIELD && r->yield == LF_YIELD_ABORT;
+    int failed = over == LF_SANDBOX_WITHIN && ((rc != 0 && rc != LUA_YIELD) || aborted);
+    if (failed && aborted) {
         lua_settop(co, 0);
         lua_rawgeti(co, LUA_REGISTRYINDEX, r->abort_ref);
     }
-    if (over == LF_SANDBOX_WITHIN && !lf_timeout_expired() &&
-        ((rc != 0 && rc != LUA_YIELD) || (rc == LUA_YIELD && r->yield == LF_YIELD_ABORT)))
+    if (failed && !lf_timeout_expired())
         request_error_text(r, L, co); /* before the timeout is disarmed */
     int timed_out = lf_timeout_disarm();
     if (over != LF_SANDBOX_WITHIN) {
@@ -495,9 +504,7 @@ static void request_run(lf_request_t *r)
         /* Whatever stopped it after the deadline (the hook's yield or
          * error, a read cut by the signal) is the timeout. */
         request_timed_out(r, L, co);
-    } else if (rc != LUA_YIELD) {
-        request_failed(r, L, co);
-    } else if (r->yield == LF_YIELD_ABORT) {
+    } else if (failed) {
         request_failed(r, L, co);
     }
     r->co = NULL;

@@ -85,6 +85,10 @@ typedef struct {
     char method[64], uri[1024], script[1024];
 } lf_request_log_t;
 void lf_request_log_fill(const lf_request_t *r, lf_request_log_t *out);
+/* The same for a request on conn that has no lf_request_t (yet): script
+ * is "-". */
+void lf_request_log_fill_conn(const lf_fcgi_conn_t *conn, const char *script,
+                              lf_request_log_t *out);
 /* `script: S, request: "METHOD URI"`, from lf_request_log_fill.  Returns buf. */
 #define LF_REQUEST_LOG_TEXT 2200
 const char *lf_request_log_text(const lf_request_t *r, char *buf, size_t len);

@@ -283,13 +283,10 @@ static void worker_serve_request(lf_worker_t *w, lf_fcgi_conn_t *c)
  * prefork server would work through such dead requests one by one). */
 static void worker_skip_request(const lf_fcgi_conn_t *c)
 {
-    char m[64], u[1024];
-    const char *method = lf_fcgi_conn_param(c, "REQUEST_METHOD", 14);
-    const char *uri = lf_fcgi_conn_param(c, "REQUEST_URI", 11);
-    lf_log_escape(m, sizeof(m), method ? method : "-", method ? strlen(method) : 1);
-    lf_log_escape(u, sizeof(u), uri ? uri : "-", uri ? strlen(uri) : 1);
+    lf_request_log_t e;
+    lf_request_log_fill_conn(c, NULL, &e);
     lf_log(LF_LOG_INFO, "request \"%s %s\" not run: the web server closed its connection before it started",
-           m, u);
+           e.method, e.uri);
     lf_sb_count_skipped();
 }
 
@@ -345,7 +342,6 @@ static void worker_conn_ready(lf_loop_t *loop, void *data, uint32_t events)
         worker_serve_request(w, c);
         if (c->fd < 0) {
             /* The request closed it (no keep-alive, or out of step). */
-            wc->io.events = 0;
             worker_conn_release(w, wc);
             return;
         }
