@@ -38,8 +38,8 @@ static int api_co_abort(lua_State *L)
     return lua_yield(L, 0);
 }
 
-/* ngx.sleep(seconds): the worker serves one request at a time, so the
- * request's coroutine yields and C waits (see request.c). */
+/* ngx.sleep(seconds): the request's coroutine yields, a timer of the
+ * worker's loop resumes it, other requests run meanwhile (request.c). */
 static int api_sleep(lua_State *L)
 {
     int n = lua_gettop(L);

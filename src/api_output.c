@@ -50,6 +50,15 @@ static int api_flush(lua_State *L)
         return output_refused(L, "nothing to flush");
     if (lf_request_flush(r) != 0)
         return output_refused(L, "output error: the connection to the web server failed");
+    /* ngx.flush(true): the request waits until the web server has taken
+     * it all (the worker serves others meanwhile); resumed with 1, or nil
+     * and the error.  A sandboxed request never waits (no other request
+     * may run while its budgets count): its output leaves as the socket
+     * takes it. */
+    if (wait && lf_fcgi_conn_pending(r->conn) && !r->sandboxed) {
+        r->yield = LF_YIELD_FLUSH;
+        return lua_yield(L, 0);
+    }
     lua_pushinteger(L, 1);
     return 1;
 }
@@ -64,7 +73,13 @@ static int api_eof(lua_State *L)
     /* After a HEAD response's headers OpenResty counts the response as
      * ended already: the same answer, but the response still ends now. */
     int ended = r->header_only && r->headers_sent;
-    if (lf_request_eof(r) != 0)
+    int rc = lf_request_eof(r);
+    if (rc == LF_REQUEST_WAIT && !ended) {
+        /* stdin has to end first: resumed with 1, or nil and the error. */
+        r->yield = LF_YIELD_EOF;
+        return lua_yield(L, 0);
+    }
+    if (rc == -1)
         return output_refused(L, "output error: the connection to the web server failed");
     if (ended)
         return output_refused(L, "seen eof");

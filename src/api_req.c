@@ -146,12 +146,19 @@ static int api_req_set_uri_args(lua_State *L)
 /* ngx.req.read_body(): a failure is the request's failure (500 before any
  * output) with the cause in the error log.  A body over --max-body ends
  * the request with 413, as ngx.exit(413) would (OpenResty does the same
- * when nginx refuses the body). */
+ * when nginx refuses the body).  When the rest has not come yet the
+ * request yields until it has (the worker serves others meanwhile); it
+ * is resumed with nothing, or false and the error that the Lua half
+ * (read_body_lua below) raises. */
 static int api_req_read_body(lua_State *L)
 {
     lf_request_t *r = lf_api_request(L);
     char err[512];
     int rc = lf_body_read(r, err, sizeof(err));
+    if (rc == LF_BODY_AGAIN) {
+        r->yield = LF_YIELD_BODY;
+        return lua_yield(L, 0);
+    }
     if (rc == LF_BODY_TOO_LARGE) {
         r->exit_code = 413;
         r->yield = LF_YIELD_EXIT;
@@ -172,7 +179,7 @@ static int api_req_discard_body(lua_State *L)
 static int api_req_get_body_data(lua_State *L)
 {
     lf_request_t *r = lf_api_request(L);
-    if (r->body_state != LF_BODY_READ || r->body_fd >= 0 || r->body.len == 0) {
+    if (r->body_state != LF_BODY_READ || r->body_hidden || r->body_fd >= 0 || r->body.len == 0) {
         lua_pushnil(L);
         return 1;
     }
@@ -189,7 +196,7 @@ static int api_req_get_body_data(lua_State *L)
 static int api_req_get_body_file(lua_State *L)
 {
     lf_request_t *r = lf_api_request(L);
-    if (r->body_path == NULL) {
+    if (r->body_path == NULL || r->body_hidden || r->body_state != LF_BODY_READ) {
         lua_pushnil(L);
         return 1;
     }
@@ -202,7 +209,7 @@ static int api_req_get_post_args(lua_State *L)
 {
     lf_request_t *r = lf_api_request(L);
     int max = api_req_max(L, 1, LF_MAX_ARGS);
-    if (r->body_state == LF_BODY_UNREAD)
+    if (r->body_state == LF_BODY_UNREAD || r->body_hidden)
         return luaL_error(L, "no request body found; maybe you should turn on lua_need_request_body?");
     if (r->body_fd >= 0) {
         lua_pushnil(L);
@@ -373,7 +380,6 @@ void lf_api_req_init(lua_State *L)
         {"start_time", api_req_start_time},
         {"get_uri_args", api_req_get_uri_args},
         {"set_uri_args", api_req_set_uri_args},
-        {"read_body", api_req_read_body},
         {"discard_body", api_req_discard_body},
         {"get_body_data", api_req_get_body_data},
         {"get_body_file", api_req_get_body_file},
@@ -393,6 +399,20 @@ void lf_api_req_init(lua_State *L)
     lf_api_push_headers_mt(L);
     lua_pushcclosure(L, api_req_get_headers, 1);
     lua_setfield(L, -2, "get_headers");
+    /* read_body's Lua half: an error that came while the request waited
+     * (the C half cannot raise it after a yield) is raised here. */
+    static const char read_body_lua[] =
+        "local raw, error = ...\n"
+        "return function(...)\n"
+        "  local ok, err = raw(...)\n"
+        "  if ok == false then error(err, 2) end\n"
+        "end\n";
+    if (luaL_loadbuffer(L, read_body_lua, sizeof(read_body_lua) - 1, "=ngx.req.read_body") != 0)
+        lua_error(L);
+    lua_pushcfunction(L, api_req_read_body);
+    lua_getglobal(L, "error");
+    lua_call(L, 2, 1);
+    lua_setfield(L, -2, "read_body");
 
     api_set_unsupported(L, "ngx.req.socket", "FastCGI gives the worker no access to the client connection");
     api_set_unsupported(L, "ngx.req.raw_header", "FastCGI passes headers as parameters, not the raw request");

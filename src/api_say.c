@@ -284,6 +284,11 @@ static int api_output(lua_State *L, int newline)
         rc = say_write(r, L, i);
     if (rc == 0 && newline)
         rc = lf_request_write(r, "\n", 1);
+    if (rc == 0 && (rc = lf_request_output_backlog(r, L)) == LF_REQUEST_WAIT) {
+        /* Resumed with 1 once the web server has taken it. */
+        r->yield = LF_YIELD_FLUSH;
+        return lua_yield(L, 0);
+    }
     if (rc != 0) {
         lua_pushnil(L);
         lua_pushliteral(L, "output error: the connection to the web server failed");

@@ -86,6 +86,11 @@ void lf_timer_init(lf_timer_t *t, lf_timer_cb cb, void *data)
     t->heap_index = -1;
 }
 
+static int timer_before(const lf_timer_t *a, const lf_timer_t *b)
+{
+    return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+}
+
 static void heap_set(lf_loop_t *loop, size_t i, lf_timer_t *t)
 {
     loop->heap[i] = t;
@@ -97,7 +102,7 @@ static void heap_up(lf_loop_t *loop, size_t i)
     lf_timer_t *t = loop->heap[i];
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (loop->heap[parent]->when <= t->when)
+        if (!timer_before(t, loop->heap[parent]))
             break;
         heap_set(loop, i, loop->heap[parent]);
         i = parent;
@@ -112,9 +117,9 @@ static void heap_down(lf_loop_t *loop, size_t i)
         size_t child = 2 * i + 1;
         if (child >= loop->nheap)
             break;
-        if (child + 1 < loop->nheap && loop->heap[child + 1]->when < loop->heap[child]->when)
+        if (child + 1 < loop->nheap && timer_before(loop->heap[child + 1], loop->heap[child]))
             child++;
-        if (loop->heap[child]->when >= t->when)
+        if (!timer_before(loop->heap[child], t))
             break;
         heap_set(loop, i, loop->heap[child]);
         i = child;
@@ -148,6 +153,7 @@ int lf_timer_start(lf_loop_t *loop, lf_timer_t *t, double seconds)
         loop->heap_cap = cap;
     }
     t->when = loop->now + seconds;
+    t->seq = loop->seq++;
     heap_set(loop, loop->nheap++, t);
     heap_up(loop, (size_t)t->heap_index);
     return 0;
@@ -175,7 +181,9 @@ int lf_loop_run_once(lf_loop_t *loop, double max_wait)
         if (io->events != 0)
             io->cb(loop, io->data, ev[i].events);
     }
-    while (loop->nheap > 0 && loop->heap[0]->when <= loop->now) {
+    unsigned long long started_before = loop->seq;
+    while (loop->nheap > 0 && loop->heap[0]->when <= loop->now &&
+           loop->heap[0]->seq < started_before) {
         lf_timer_t *t = loop->heap[0];
         lf_timer_stop(loop, t);
         t->cb(loop, t->data);

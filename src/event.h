@@ -26,6 +26,7 @@ typedef struct {
 /* A timer; it too lives in its owner.  heap_index < 0: not armed. */
 typedef struct {
     double when;         /* lf_loop_now() time */
+    unsigned long long seq; /* order of starting: timers due together fire in it */
     lf_timer_cb cb;
     void *data;
     long heap_index;
@@ -36,6 +37,7 @@ struct lf_loop {
     double now;          /* CLOCK_MONOTONIC seconds, updated each turn */
     lf_timer_t **heap;
     size_t nheap, heap_cap;
+    unsigned long long seq;
 };
 
 /* 0, or -1 with errno. */
@@ -61,7 +63,9 @@ static inline int lf_timer_armed(const lf_timer_t *t)
 }
 
 /* Wait at most max_wait seconds (< 0: until an event or a timer; 0: do
- * not wait), run the callbacks of what is ready and of the timers due.
+ * not wait), run the callbacks of what is ready and of the timers due
+ * (in the order they were started; one started by a callback now waits
+ * for the next turn, even with 0 seconds, so it cannot starve the rest).
  * The number of descriptors that were ready, or -1 with errno (EINTR: a
  * signal came; the caller looks at its flags and calls again). */
 int lf_loop_run_once(lf_loop_t *loop, double max_wait);

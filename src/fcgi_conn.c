@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -91,20 +90,18 @@ static void conn_release_buf(lf_fcgi_conn_t *c)
     }
 }
 
-void lf_fcgi_conn_init(lf_fcgi_conn_t *c, unsigned max_conns, int read_timeout_ms,
-                       int send_timeout_ms)
+void lf_fcgi_conn_init(lf_fcgi_conn_t *c, unsigned max_conns)
 {
     memset(c, 0, sizeof(*c));
     c->fd = -1;
     c->max_conns = max_conns;
-    c->read_timeout_ms = c->read_wait_ms = read_timeout_ms;
-    c->send_timeout_ms = send_timeout_ms;
 }
 
 void lf_fcgi_conn_free(lf_fcgi_conn_t *c)
 {
     lf_fcgi_conn_close(c);
     lf_buf_free(&c->mgmt);
+    lf_buf_free(&c->wq);
 }
 
 /* The request state back to "between requests". */
@@ -144,7 +141,6 @@ int lf_fcgi_conn_accept(lf_fcgi_conn_t *c, int listen_fd)
     }
     c->fd = fd;
     c->rpos = c->rlen = 0;
-    c->read_wait_ms = c->read_timeout_ms;
     c->err = 0;
     c->why = NULL;
     lf_fcgi_parser_init(&c->parser);
@@ -160,39 +156,50 @@ void lf_fcgi_conn_close(lf_fcgi_conn_t *c)
     c->rpos = c->rlen = 0;
     conn_release_buf(c);
     conn_forget_request(c);
+    lf_buf_reset(&c->wq);
+    lf_buf_shrink(&c->wq, 64 * 1024);
+    c->wq_pos = 0;
 }
 
-/* The socket is non-blocking (the worker's loop reads it); the request
- * being served waits for it here.  0 when ready, -1 with errno (ETIMEDOUT
- * after ms, -1 = no limit). */
-static int conn_wait(int fd, short events, int ms)
-{
-    struct pollfd p = {.fd = fd, .events = events};
-    int n = poll(&p, 1, ms);
-    if (n > 0)
-        return 0;
-    if (n == 0)
-        errno = ETIMEDOUT;
-    return -1;
-}
+/* Bytes for the web server: written now as far as the socket takes them
+ * (nothing goes ahead of what is queued), the rest queued.  0, or -1 with
+ * c->err. */
+static int conn_fail(lf_fcgi_conn_t *c, int err, const char *why);
 
-static int write_all(int fd, const void *p, size_t n, int ms)
+static int conn_queue(lf_fcgi_conn_t *c, const void *p, size_t n)
 {
     const char *s = p;
-    while (n > 0) {
-        ssize_t w = write(fd, s, n);
+    while (n > 0 && !lf_fcgi_conn_pending(c)) {
+        ssize_t w = write(c->fd, s, n);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w < 0 && errno == EAGAIN) {
-            if (conn_wait(fd, POLLOUT, ms) != 0 && errno != EINTR)
-                return -1;
-            continue;
-        }
+        if (w < 0 && errno == EAGAIN)
+            break;
         if (w <= 0)
-            return -1;
+            return conn_fail(c, w < 0 ? errno : EIO, NULL);
         s += w;
         n -= (size_t)w;
     }
+    if (n > 0 && lf_buf_append(&c->wq, s, n) != 0)
+        return conn_fail(c, ENOMEM, "out of memory for the output queue");
+    return 0;
+}
+
+int lf_fcgi_conn_send_pending(lf_fcgi_conn_t *c)
+{
+    while (lf_fcgi_conn_pending(c)) {
+        ssize_t w = write(c->fd, c->wq.data + c->wq_pos, c->wq.len - c->wq_pos);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno == EAGAIN)
+            return LF_FCGI_AGAIN;
+        if (w <= 0)
+            return conn_fail(c, w < 0 ? errno : EIO, NULL);
+        c->wq_pos += (size_t)w;
+    }
+    lf_buf_reset(&c->wq);
+    lf_buf_shrink(&c->wq, 64 * 1024); /* a large response is not held for good */
+    c->wq_pos = 0;
     return 0;
 }
 
@@ -203,10 +210,9 @@ static int conn_fail(lf_fcgi_conn_t *c, int err, const char *why)
     return -1;
 }
 
-/* Read more input: 1, 0 at the peer's close, -1 on error, or (wait 0)
- * LF_FCGI_AGAIN when nothing has come.  With wait, as long as it takes
- * (c->read_wait_ms at most each time). */
-static int conn_fill(lf_fcgi_conn_t *c, int stop_on_eintr, int wait)
+/* Read more input: 1, 0 at the peer's close, LF_FCGI_AGAIN when nothing
+ * has come, -1 on error. */
+static int conn_fill(lf_fcgi_conn_t *c)
 {
     if (c->rbuf == NULL && (c->rbuf = pool_buf()) == NULL)
         return conn_fail(c, ENOMEM, "out of memory for a read buffer");
@@ -225,16 +231,10 @@ static int conn_fill(lf_fcgi_conn_t *c, int stop_on_eintr, int wait)
         }
         if (n == 0)
             return 0;
-        if (errno == EINTR && !(stop_on_eintr && c->interrupted && c->interrupted()))
+        if (errno == EINTR)
             continue;
-        if (errno == EAGAIN && !wait)
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
             return LF_FCGI_AGAIN;
-        if (errno == EAGAIN) {
-            if (conn_wait(c->fd, POLLIN, c->read_wait_ms) == 0)
-                continue;
-            if (errno == EINTR && !(stop_on_eintr && c->interrupted && c->interrupted()))
-                continue;
-        }
         return conn_fail(c, errno, NULL);
     }
 }
@@ -256,15 +256,15 @@ static int conn_management(lf_fcgi_conn_t *c, int type)
         const char *why;
         lf_buf_t reply = {0};
         int rc = lf_fcgi_get_values_result(c->mgmt.data, c->mgmt.len, c->max_conns, &reply, &why);
-        if (rc == 0 && write_all(c->fd, reply.data, reply.len, c->send_timeout_ms) != 0)
-            rc = conn_fail(c, errno, NULL);
-        else if (rc != 0)
+        if (rc == 0)
+            rc = conn_queue(c, reply.data, reply.len);
+        else
             conn_fail(c, -1, why);
         lf_buf_free(&reply);
         return rc;
     }
     lf_fcgi_unknown_type(rec, type);
-    return write_all(c->fd, rec, sizeof(rec), c->send_timeout_ms) == 0 ? 0 : conn_fail(c, errno, NULL);
+    return conn_queue(c, rec, sizeof(rec));
 }
 
 /* A BEGIN_REQUEST record is complete. */
@@ -289,7 +289,7 @@ static int conn_begin(lf_fcgi_conn_t *c, unsigned id)
         c->keep_conn = (c->begin[2] & FCGI_KEEP_CONN) != 0;
         return 0;
     }
-    return write_all(c->fd, rec, sizeof(rec), c->send_timeout_ms) == 0 ? 0 : conn_fail(c, errno, NULL);
+    return conn_queue(c, rec, sizeof(rec));
 }
 
 /* Parse buffered input, acting on records, until something the caller
@@ -357,8 +357,8 @@ static int conn_process(lf_fcgi_conn_t *c, int want_stdin, char *dst, size_t roo
                         unsigned char rec[16];
                         lf_fcgi_end_request(rec, c->id, FCGI_REQUEST_COMPLETE);
                         conn_forget_request(c);
-                        if (write_all(c->fd, rec, sizeof(rec), c->send_timeout_ms) != 0)
-                            return conn_fail(c, errno, NULL), CONN_ERROR;
+                        if (conn_queue(c, rec, sizeof(rec)) != 0)
+                            return CONN_ERROR;
                     } else if (want_stdin) {
                         return CONN_STDIN_END;
                     }
@@ -386,12 +386,15 @@ int lf_fcgi_conn_read_request(lf_fcgi_conn_t *c)
     if (c->fd < 0)
         return conn_fail(c, EBADF, NULL);
     for (;;) {
+        /* A peer that does not read its replies is not read either. */
+        if (c->wq.len - c->wq_pos > LF_FCGI_WQ_HIGH)
+            return LF_FCGI_AGAIN;
         int rc = conn_process(c, 0, NULL, 0, NULL);
         if (rc == CONN_PARAMS_DONE)
             return 1;
         if (rc == CONN_ERROR)
             return -1;
-        int filled = conn_fill(c, 0, 0);
+        int filled = conn_fill(c);
         if (filled == LF_FCGI_AGAIN) {
             conn_release_buf(c);
             return LF_FCGI_AGAIN;
@@ -424,7 +427,11 @@ long lf_fcgi_conn_read_stdin(lf_fcgi_conn_t *c, char *dst, size_t room)
             return c->aborted ? conn_fail(c, ECONNABORTED, NULL) : 0;
         if (rc == CONN_ERROR)
             return -1;
-        int filled = conn_fill(c, 1, 1);
+        int filled = conn_fill(c);
+        if (filled == LF_FCGI_AGAIN) {
+            conn_release_buf(c);
+            return LF_FCGI_STDIN_AGAIN;
+        }
         if (filled < 0)
             return -1;
         if (filled == 0)
@@ -432,13 +439,14 @@ long lf_fcgi_conn_read_stdin(lf_fcgi_conn_t *c, char *dst, size_t room)
     }
 }
 
-int lf_fcgi_conn_drain_stdin(lf_fcgi_conn_t *c)
+int lf_fcgi_conn_drain_stdin(lf_fcgi_conn_t *c, unsigned long long *dropped)
 {
     char chunk[8192];
     long n;
     while ((n = lf_fcgi_conn_read_stdin(c, chunk, sizeof(chunk))) > 0)
-        ;
-    return n == 0 ? 0 : -1;
+        if (dropped)
+            *dropped += (unsigned long long)n;
+    return n == 0 ? 0 : n == LF_FCGI_STDIN_AGAIN ? LF_FCGI_AGAIN : -1;
 }
 
 void lf_fcgi_conn_end_request(lf_fcgi_conn_t *c)
@@ -447,27 +455,26 @@ void lf_fcgi_conn_end_request(lf_fcgi_conn_t *c)
     conn_release_buf(c);
 }
 
-void lf_fcgi_out_begin(lf_fcgi_out_t *o, const lf_fcgi_conn_t *c)
+void lf_fcgi_out_begin(lf_fcgi_out_t *o, lf_fcgi_conn_t *c)
 {
     o->n = 0;
-    o->fd = c->fd;
+    o->c = c;
     o->id = c->id;
-    o->send_timeout_ms = c->send_timeout_ms;
     o->failed = 0;
 }
 
-static int writev_all(int fd, struct iovec *iov, int n, int ms)
+/* Write the batch as far as the socket takes it (nothing goes ahead of
+ * what is queued already), then queue the rest. */
+static int writev_queue(lf_fcgi_conn_t *c, struct iovec *iov, int n)
 {
-    while (n > 0) {
-        ssize_t w = writev(fd, iov, n);
+    while (n > 0 && !lf_fcgi_conn_pending(c)) {
+        ssize_t w = writev(c->fd, iov, n);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
-            /* The web server reads slowly: the request waits for it. */
-            if (errno == EAGAIN &&
-                (conn_wait(fd, POLLOUT, ms) == 0 || errno == EINTR))
-                continue;
-            return -1;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            return errno;
         }
         while (n > 0 && (size_t)w >= iov->iov_len) {
             w -= (ssize_t)iov->iov_len;
@@ -479,13 +486,20 @@ static int writev_all(int fd, struct iovec *iov, int n, int ms)
             iov->iov_len -= (size_t)w;
         }
     }
+    for (; n > 0; iov++, n--)
+        if (lf_buf_append(&c->wq, iov->iov_base, iov->iov_len) != 0)
+            return ENOMEM;
     return 0;
 }
 
 int lf_fcgi_out_flush(lf_fcgi_out_t *o)
 {
-    if (o->n > 0 && !o->failed && writev_all(o->fd, o->iov, o->n, o->send_timeout_ms) != 0)
-        o->failed = errno ? errno : EIO;
+    if (o->n > 0 && !o->failed) {
+        if (o->c->fd < 0)
+            o->failed = EBADF;
+        else
+            o->failed = writev_queue(o->c, o->iov, o->n);
+    }
     o->n = 0;
     return o->failed;
 }

@@ -1,8 +1,10 @@
 /* fcgi_conn.h - one FastCGI connection from the web server: requests read
  * through luafpm's codec (fcgi_codec.h), management records answered,
- * responses written as records.  Reads block (one request at a time per
- * worker); the bytes already read past the current request stay buffered
- * for the next one (pipelining). */
+ * responses written as records.  Nothing here blocks: reads return
+ * LF_FCGI_AGAIN when nothing has come, and what the socket does not take
+ * at once waits in the connection's output queue for the loop to send
+ * when it is writable.  The bytes already read past the current request
+ * stay buffered for the next one (pipelining). */
 #ifndef LF_FCGI_CONN_H
 #define LF_FCGI_CONN_H
 
@@ -12,11 +14,10 @@
 #include "fcgi_codec.h"
 
 #define LF_FCGI_RBUF_SIZE (16 * 1024)
-/* While a request runs, a read or write waits at most --read-timeout /
- * --send-timeout (60 s, as nginx's client_body_timeout and
- * fastcgi_send_timeout) for the web server: a peer that stops sending the
- * body or reading the response costs the request, never the worker for
- * good. */
+/* A connection whose output queue holds more than this is not read until
+ * the web server has taken some (management replies to a peer that does
+ * not read must not grow without bound). */
+#define LF_FCGI_WQ_HIGH (64 * 1024)
 
 typedef struct {
     int fd;                     /* -1 = no connection */
@@ -25,7 +26,9 @@ typedef struct {
     char *rbuf;                 /* unparsed input is rbuf[rpos, rlen); from a
                                    pool, held only while it holds bytes */
     size_t rpos, rlen;
-    lf_buf_t mgmt;              /* a management record's content, and replies */
+    lf_buf_t mgmt;              /* a management record's content */
+    lf_buf_t wq;                /* output the socket did not take yet: wq.data[wq_pos, wq.len) */
+    size_t wq_pos;
 
     /* The current request: id 0 = none (between requests). */
     unsigned id;
@@ -38,19 +41,12 @@ typedef struct {
     unsigned begin_got;
     lf_fcgi_params_t *params;   /* the request's, from a pool; NULL between requests */
 
-    int read_wait_ms;           /* a request's reads wait at most this */
-    int read_timeout_ms;        /* --read-timeout, what read_wait_ms goes back to */
-    int send_timeout_ms;        /* --send-timeout */
     int err;                    /* why it is unusable: errno, or -1 (protocol) */
     const char *why;            /* a protocol error's cause, for the log */
-    /* While stdin is read: EINTR ends the read when this says so (the
-     * request timed out), else the read goes on. */
-    int (*interrupted)(void);
 } lf_fcgi_conn_t;
 
 /* Connections start closed; lf_fcgi_conn_free gives back their memory. */
-void lf_fcgi_conn_init(lf_fcgi_conn_t *c, unsigned max_conns, int read_timeout_ms,
-                       int send_timeout_ms);
+void lf_fcgi_conn_init(lf_fcgi_conn_t *c, unsigned max_conns);
 void lf_fcgi_conn_free(lf_fcgi_conn_t *c);
 /* Give back the read buffers and params the connections no longer hold
  * (at the worker's exit). */
@@ -88,32 +84,46 @@ static inline const char *lf_fcgi_conn_param(const lf_fcgi_conn_t *c, const char
 }
 
 /* Up to room bytes of the current request's STDIN: > 0 bytes, 0 at its
- * end, -1 on error (c->err; an FCGI_ABORT_REQUEST is ECONNABORTED). */
+ * end, LF_FCGI_STDIN_AGAIN when nothing more has come yet (wait for the
+ * socket), -1 on error (c->err; an FCGI_ABORT_REQUEST is ECONNABORTED). */
+#define LF_FCGI_STDIN_AGAIN (-2)
 long lf_fcgi_conn_read_stdin(lf_fcgi_conn_t *c, char *dst, size_t room);
-/* Read STDIN to its end, dropping it; 0 at the end, -1 on error. */
-int lf_fcgi_conn_drain_stdin(lf_fcgi_conn_t *c);
+/* Read what has come of STDIN, dropping it: 0 at its end, LF_FCGI_AGAIN
+ * when more is to come, -1 on error.  *dropped grows by the bytes. */
+int lf_fcgi_conn_drain_stdin(lf_fcgi_conn_t *c, unsigned long long *dropped);
 /* The request is answered: forget it (its STDIN must have ended). */
 void lf_fcgi_conn_end_request(lf_fcgi_conn_t *c);
 
-/* Output: records gathered into one writev(2) where they fit. */
+/* Is output waiting in the queue for the socket? */
+static inline int lf_fcgi_conn_pending(const lf_fcgi_conn_t *c)
+{
+    return c->wq.len > c->wq_pos;
+}
+/* Write what the queue holds, as far as the socket takes it: 0 when it is
+ * empty, LF_FCGI_AGAIN when some is left (wait for EPOLLOUT), -1 on error
+ * (c->err). */
+int lf_fcgi_conn_send_pending(lf_fcgi_conn_t *c);
+
+/* Output: records gathered into one writev(2) where they fit; what the
+ * socket does not take goes to the connection's queue. */
 #define LF_FCGI_IOV_BATCH 64
 typedef struct {
     struct iovec iov[LF_FCGI_IOV_BATCH];
     unsigned char hdr[LF_FCGI_IOV_BATCH][FCGI_HEADER_LEN];
     unsigned char end[16];
     int n;
-    int fd;
+    lf_fcgi_conn_t *c;
     unsigned id;
-    int send_timeout_ms;
     int failed;                 /* errno of the first failed write */
 } lf_fcgi_out_t;
 
-void lf_fcgi_out_begin(lf_fcgi_out_t *o, const lf_fcgi_conn_t *c);
+void lf_fcgi_out_begin(lf_fcgi_out_t *o, lf_fcgi_conn_t *c);
 /* STDOUT records for p (not copied: it must live until the flush). */
 void lf_fcgi_out_stdout(lf_fcgi_out_t *o, const char *p, size_t len);
 /* The end of STDOUT and FCGI_END_REQUEST (REQUEST_COMPLETE). */
 void lf_fcgi_out_end_request(lf_fcgi_out_t *o);
-/* Write what is gathered; 0, or the errno of the failure. */
+/* Write what is gathered, queueing what the socket does not take; 0, or
+ * the errno of the failure (ENOMEM: the queue could not grow). */
 int lf_fcgi_out_flush(lf_fcgi_out_t *o);
 
 #endif

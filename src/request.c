@@ -1,12 +1,24 @@
 /* request.c - the life of one request: resolve, run the handler in its own
- * coroutine with its own globals, send the response. */
+ * coroutine with its own globals, send the response.  A request that
+ * waits (ngx.sleep, a body still arriving, output the web server has not
+ * taken) parks its coroutine and the worker's loop serves others; the
+ * loop wakes it (lf_request_io, its timers) and it goes on where it was.
+ *
+ *   start -> [prefetch: a sandboxed request's body] -> launch -> run
+ *   run -> parked (sleep, body, flush, eof) -> run ... -> handler over
+ *   handler over -> [drain: the rest of stdin] -> send -> [queue empties]
+ *   -> complete: the connection ends its request or closes; env.done. */
 #include "config.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -21,9 +33,23 @@
 #include "timeout.h"
 
 lf_request_t *lf_request_current;
+lf_request_t *volatile lf_request_inflight;
+unsigned lf_request_inflight_count;
 
-static lf_request_t the_request; /* a worker serves one request at a time */
+static lf_request_t *free_requests; /* their buffers kept for the next */
 static unsigned long long request_counter;
+
+/* After a 413, what the web server still sends of the body is read and
+ * dropped for at most this long (and at most LF_LINGER_IDLE without a
+ * byte) before the connection is closed. */
+#define LF_LINGER_TIME 5.0
+#define LF_LINGER_IDLE 1.0
+/* Before the record that cuts a response after flushed output: nginx
+ * drops what it has read but not passed on when the error comes in the
+ * same read. */
+#define LF_CUT_PAUSE 0.02
+
+static void request_watch(lf_request_t *r);
 static char key_script_map; /* registry: SCRIPT_FILENAME -> resolved path */
 static unsigned script_map_entries;
 #define LF_SCRIPT_MAP_MAX 4096
@@ -113,6 +139,10 @@ const char *lf_request_args(lf_request_t *r, size_t *len)
  * call for a small response, records included. */
 
 #define LF_OUT_SEND_AT (64 * 1024)  /* buffered bytes that trigger a send */
+/* Output queued for a web server that reads slowly, past which ngx.say
+ * and ngx.print wait for it (the request parks): memory stays bounded
+ * whatever the handler prints. */
+#define LF_OUT_QUEUE_MAX (512 * 1024)
 
 static int request_serialize_headers(lf_request_t *r, int streaming);
 
@@ -122,6 +152,10 @@ static int request_send(lf_request_t *r, const char *extra, size_t extralen, int
 {
     if (r->write_failed)
         return -1;
+    if (r->conn->fd < 0) {
+        r->write_failed = 1;
+        return -1;
+    }
     lf_fcgi_out_t b;
     lf_fcgi_out_begin(&b, r->conn);
     lf_timeout_sending(last);
@@ -136,8 +170,10 @@ static int request_send(lf_request_t *r, const char *extra, size_t extralen, int
     }
     lf_fcgi_out_stdout(&b, r->out.data, r->out.len);
     lf_fcgi_out_stdout(&b, extra, extralen);
-    if (last)
+    if (last) {
         lf_fcgi_out_end_request(&b);
+        r->end_sent = 1;
+    }
     int failed = lf_fcgi_out_flush(&b);
     lf_buf_reset(&r->out);
     if (failed) {
@@ -145,6 +181,9 @@ static int request_send(lf_request_t *r, const char *extra, size_t extralen, int
         lf_log_errno(LF_LOG_INFO, failed, "writing the response to the web server failed");
         return -1;
     }
+    /* What the socket did not take leaves when it is writable. */
+    if (lf_fcgi_conn_pending(r->conn) && !(r->env.io->events & EPOLLOUT))
+        request_watch(r);
     return 0;
 }
 
@@ -209,9 +248,61 @@ int lf_request_flush(lf_request_t *r)
     return request_send(r, NULL, 0, 0);
 }
 
+int lf_request_output_backlog(lf_request_t *r, lua_State *L)
+{
+    lf_fcgi_conn_t *c = r->conn;
+    if (c->fd < 0 || c->wq.len - c->wq_pos <= LF_OUT_QUEUE_MAX)
+        return 0;
+    if (!r->sandboxed && lua_isyieldable(L))
+        return LF_REQUEST_WAIT;
+    /* A sandboxed request (no other request may run while its budgets
+     * count), or one that cannot yield here, waits in place: bounded by
+     * --send-timeout, cut short by its --request-timeout (SIGALRM). */
+    int ms = (int)(r->conf->send_timeout * 1000);
+    while (c->wq.len - c->wq_pos > LF_OUT_QUEUE_MAX) {
+        struct pollfd p = {.fd = c->fd, .events = POLLOUT};
+        int n = poll(&p, 1, ms);
+        if (n < 0 && errno == EINTR && !lf_timeout_expired())
+            continue;
+        if (n <= 0 || lf_fcgi_conn_send_pending(c) < 0) {
+            lf_log_errno(LF_LOG_INFO, n == 0 ? ETIMEDOUT : c->err ? c->err : errno,
+                         "writing the response to the web server failed");
+            r->write_failed = 1;
+            lf_buf_reset(&c->wq);
+            c->wq_pos = 0;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Our side of a connection the web server does not keep: shut once the
+ * response has left, the params stay readable. */
+static void request_shut(lf_request_t *r)
+{
+    lf_fcgi_conn_t *c = r->conn;
+    if (r->shut || c->keep_conn || c->fd < 0 || lf_fcgi_conn_pending(c))
+        return;
+    r->shut = 1;
+    if (shutdown(c->fd, SHUT_WR) != 0)
+        lf_log_errno(LF_LOG_INFO, errno, "shutdown() of the web server connection failed");
+}
+
+/* ngx.eof's end of the response, once stdin has ended. */
+static int request_eof_send(lf_request_t *r)
+{
+    if (request_send(r, NULL, 0, 1) != 0)
+        return -1;
+    /* Without FCGI_KEEP_CONN the web server waits for the close that
+     * ends a response. */
+    request_shut(r);
+    return 0;
+}
+
 /* ngx.eof: the response is complete for the web server (and the client)
  * now, while the handler may go on working.  stdin is read to its end
- * first so that the connection stays in step for the next request. */
+ * first so that the connection stays in step for the next request: when
+ * it has not all come, LF_REQUEST_WAIT (the handler yields until it has). */
 int lf_request_eof(lf_request_t *r)
 {
     if (r->eof)
@@ -219,13 +310,11 @@ int lf_request_eof(lf_request_t *r)
     r->headers_sent = 1;
     r->eof = 1;
     lf_body_discard(r);
-    if (request_send(r, NULL, 0, 1) != 0)
-        return -1;
-    /* Without FCGI_KEEP_CONN the web server waits for the close that
-     * ends a response; half-close now, the params stay readable. */
-    if (!r->conn->keep_conn && shutdown(r->conn->fd, SHUT_WR) != 0)
-        lf_log_errno(LF_LOG_INFO, errno, "shutdown() of the web server connection failed");
-    return 0;
+    lf_fcgi_conn_t *c = r->conn;
+    if (c->fd >= 0 && !c->stdin_done && !c->err &&
+        lf_fcgi_conn_drain_stdin(c, &r->body_dropped) == LF_FCGI_AGAIN && !r->sandboxed)
+        return LF_REQUEST_WAIT;
+    return request_eof_send(r);
 }
 
 size_t lf_request_error_html(int status, char *buf, size_t len)
@@ -419,80 +508,181 @@ static void request_over_budget(lf_request_t *r, lua_State *L, lua_State *co,
     request_stopped(r, L, 500);
 }
 
-/* ngx.sleep: a worker serves one request at a time, so waiting here
- * holds up nobody else.  The request timeout cuts it short. */
-static void request_sleep(double seconds)
+/* ---- The request's life in the loop ---- */
+
+static double mono_now(void)
 {
-    struct timespec left;
-    left.tv_sec = (time_t)seconds;
-    left.tv_nsec = (long)((seconds - (double)left.tv_sec) * 1e9);
-    while (nanosleep(&left, &left) != 0 && errno == EINTR && !lf_timeout_expired())
-        lf_timeout_slow_check(lf_request_current);
-    lf_api_time_update();
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Run the handler: factory -> fresh closure -> fresh env -> resume loop. */
-static void request_run(lf_request_t *r)
-{
-    lua_State *L = r->vm->L;
-    int base = lua_gettop(L);
-    if (lf_vm_push_factory(r->vm, r->script, r->sandboxed) != 0) { /* sp: factory | error */
-        lf_log(LF_LOG_ERR, "failed to load Lua script %s: %s", r->script, lua_tostring(L, -1));
-        lf_request_error_page(r, 500);
-        lua_settop(L, base);
-        return;
-    }
-    /* A sandboxed request's budgets count from here: its coroutine,
-     * closure and globals are its own memory. */
-    if (r->sandboxed)
-        lf_sandbox_begin(r);
-    lua_State *co = lua_newthread(L);                /* sp: factory, co (anchors it) */
-    r->co = co;
-    /* The factory only makes a closure (the text was proved a chunk of
-     * its own), called protected all the same. */
-    lua_pushvalue(L, -2);
-    if (lua_pcall(L, 0, 1, 0) != 0 || !lua_isfunction(L, -1)) { /* sp: factory, co, handler */
-        lf_sandbox_end();
-        lf_log(LF_LOG_ERR, "failed to load Lua script %s: %s", r->script,
-               lua_isstring(L, -1) ? lua_tostring(L, -1) : "the factory returned no function");
-        lf_request_error_page(r, 500);
-        r->co = NULL;
-        lua_settop(L, base);
-        return;
-    }
-    lua_xmove(L, co, 1);                             /* co: handler */
-    if (r->sandboxed)
-        lf_sandbox_push_env(co);                     /* co: handler, env */
-    else
-        lf_vm_push_request_env(co);
-    lua_setfenv(co, -2);                             /* co: handler */
+/* What a parked coroutine is resumed with (the yielding API call's
+ * results). */
+enum {
+    RESUME_NOTHING = 0,
+    RESUME_ONE,         /* 1 */
+    RESUME_NIL_ERR,     /* nil, resume_msg */
+    RESUME_FALSE_ERR,   /* false, resume_msg (read_body's Lua half raises it) */
+};
 
-    /* Resume until the handler is done: a sleep, or a bare
-     * coroutine.yield() that reached the handler's own coroutine, goes on. */
-    int rc = LUA_YIELD;
+static void request_handler_over(lf_request_t *r, int rc, lf_sandbox_over_t over, int timed_out,
+                                 int failed);
+static void request_finish(lf_request_t *r);
+static void request_complete(lf_request_t *r);
+static void request_finish_send(lf_request_t *r);
+
+/* The events the request needs from its connection now: its output
+ * queue, stdin while it waits for it.  Nothing else is read while a
+ * request runs (a pipelined next request waits in the socket). */
+static void request_watch(lf_request_t *r)
+{
+    lf_fcgi_conn_t *c = r->conn;
+    if (c->fd < 0)
+        return;
+    uint32_t ev = 0;
+    if (lf_fcgi_conn_pending(c))
+        ev |= EPOLLOUT;
+    if (r->wait == LF_WAIT_BODY || r->wait == LF_WAIT_PREFETCH || r->wait == LF_WAIT_EOF ||
+        r->wait == LF_WAIT_DRAIN)
+        ev |= EPOLLIN;
+    if (lf_io_watch(r->env.loop, r->env.io, ev) != 0) {
+        lf_log_errno(LF_LOG_ERR, errno, "epoll_ctl() of a FastCGI connection failed");
+        c->err = errno ? errno : EIO;
+    }
+}
+
+static void request_timer_start(lf_request_t *r, double seconds)
+{
+    if (lf_timer_start(r->env.loop, &r->timer, seconds) != 0)
+        lf_log(LF_LOG_ERR, "out of memory for a timer: the request waits without one");
+}
+
+/* The next --request-timeout / --slowlog-timeout deadline, while parked. */
+static void request_arm_deadline(lf_request_t *r)
+{
+    double at = lf_timeout_next(r);
+    if (at <= 0)
+        return;
+    double left = at - mono_now();
+    if (lf_timer_start(r->env.loop, &r->deadline, left > 0 ? left : 0) != 0)
+        lf_log(LF_LOG_ERR, "out of memory for a timer: no --request-timeout while the request waits");
+}
+
+/* The coroutine is over (or given up): nothing of it stays. */
+static void request_handler_end(lf_request_t *r)
+{
+    lf_timer_stop(r->env.loop, &r->timer);
+    lf_timer_stop(r->env.loop, &r->deadline);
+    r->handler_done = 1;
+    r->co = NULL;
+    if (r->co_ref != LUA_NOREF && r->vm)
+        luaL_unref(r->vm->L, LUA_REGISTRYINDEX, r->co_ref);
+    r->co_ref = LUA_NOREF;
+    r->wait = LF_WAIT_NONE;
+}
+
+/* Does the yield just seen park the coroutine (the loop resumes it), or
+ * is the handler over? */
+static int request_parks(const lf_request_t *r)
+{
+    switch (r->yield) {
+    case LF_YIELD_NONE:
+    case LF_YIELD_SLEEP:
+    case LF_YIELD_BODY:
+    case LF_YIELD_FLUSH:
+    case LF_YIELD_EOF:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The coroutine yielded to wait: say for what, then the loop takes over. */
+static void request_park(lf_request_t *r)
+{
+    const lf_conf_t *conf = r->conf;
+    lua_settop(r->co, 0);
+    switch (r->yield) {
+    case LF_YIELD_SLEEP:
+        r->wait = LF_WAIT_SLEEP;
+        request_timer_start(r, r->sleep_seconds);
+        break;
+    case LF_YIELD_BODY:
+        r->wait = LF_WAIT_BODY;
+        request_timer_start(r, conf->read_timeout);
+        break;
+    case LF_YIELD_FLUSH:
+        r->wait = LF_WAIT_FLUSH;
+        request_timer_start(r, conf->send_timeout);
+        break;
+    case LF_YIELD_EOF:
+        r->wait = LF_WAIT_EOF;
+        request_timer_start(r, conf->read_timeout);
+        break;
+    default:
+        /* A bare coroutine.yield() that reached the handler's own
+         * coroutine: the others ready go first, as ngx.sleep(0). */
+        r->wait = LF_WAIT_SLEEP;
+        request_timer_start(r, 0);
+        break;
+    }
+    r->yield = LF_YIELD_NONE;
+    request_arm_deadline(r);
+    request_watch(r);
+}
+
+/* Resume the handler (nargs values on co) until it parks or is over.
+ * Inside a protected call. */
+static void request_run(lf_request_t *r, int nargs)
+{
+    lua_State *L = r->vm->L, *co = r->co;
+    lf_timer_stop(r->env.loop, &r->deadline);
+    r->wait = LF_WAIT_NONE;
+    lf_api_time_update();
+    int rc = LUA_YIELD, timed_out = 0, failed = 0;
+    lf_sandbox_over_t over = LF_SANDBOX_WITHIN;
     for (;;) {
-        if (lf_timeout_enter_lua() != 0)
-            break; /* timed out between two resumes (in ngx.sleep) */
-        rc = lua_resume(co, 0);
-        lf_timeout_leave_lua();
-        if (rc != LUA_YIELD || (r->yield != LF_YIELD_SLEEP && r->yield != LF_YIELD_NONE))
-            break;
-        if (r->yield == LF_YIELD_SLEEP)
-            request_sleep(r->sleep_seconds);
         r->yield = LF_YIELD_NONE;
-        lua_settop(co, 0);
+        if (lf_timeout_enter(r) != 0) {
+            timed_out = 1; /* passed while it was parked */
+            break;
+        }
+        rc = lua_resume(co, nargs);
+        nargs = 0;
+        int parks = rc == LUA_YIELD && request_parks(r);
+        if (!parks && r->sandboxed)
+            over = lf_sandbox_end();
+        /* An error, raised or through abort (its value kept in the registry). */
+        int aborted = rc == LUA_YIELD && r->yield == LF_YIELD_ABORT;
+        failed = !parks && over == LF_SANDBOX_WITHIN && ((rc != 0 && rc != LUA_YIELD) || aborted);
+        if (failed && aborted) {
+            lua_settop(co, 0);
+            lua_rawgeti(co, LUA_REGISTRYINDEX, r->abort_ref);
+        }
+        if (failed && !lf_timeout_expired())
+            request_error_text(r, L, co); /* before the timeout is disarmed */
+        timed_out = lf_timeout_leave(r, !parks);
+        if (!parks || timed_out)
+            break;
+        if (r->sandboxed) {
+            /* Nothing a sandboxed script can call waits; a bare yield
+             * goes on at once, so that no other request runs in the VM
+             * while its budgets count. */
+            lua_settop(co, 0);
+            continue;
+        }
+        request_park(r);
+        return;
     }
-    lf_sandbox_over_t over = r->sandboxed ? lf_sandbox_end() : LF_SANDBOX_WITHIN;
-    /* An error, raised or through abort (its value kept in the registry). */
-    int aborted = rc == LUA_YIELD && r->yield == LF_YIELD_ABORT;
-    int failed = over == LF_SANDBOX_WITHIN && ((rc != 0 && rc != LUA_YIELD) || aborted);
-    if (failed && aborted) {
-        lua_settop(co, 0);
-        lua_rawgeti(co, LUA_REGISTRYINDEX, r->abort_ref);
-    }
-    if (failed && !lf_timeout_expired())
-        request_error_text(r, L, co); /* before the timeout is disarmed */
-    int timed_out = lf_timeout_disarm();
+    request_handler_over(r, rc, over, timed_out, failed);
+}
+
+/* The handler is over (returned, failed, stopped): its response. */
+static void request_handler_over(lf_request_t *r, int rc, lf_sandbox_over_t over, int timed_out,
+                                 int failed)
+{
+    lua_State *L = r->vm->L, *co = r->co;
     if (over != LF_SANDBOX_WITHIN) {
         /* Whatever the script did after, the spent budget ended it. */
         request_over_budget(r, L, co, over);
@@ -502,89 +692,498 @@ static void request_run(lf_request_t *r)
         request_exit(r);
     } else if (timed_out) {
         /* Whatever stopped it after the deadline (the hook's yield or
-         * error, a read cut by the signal) is the timeout. */
+         * error) is the timeout. */
         request_timed_out(r, L, co);
     } else if (failed) {
         request_failed(r, L, co);
     }
-    r->co = NULL;
-    lua_settop(L, base);
-}
-
-/* Cut the response: the web server must not take it as complete.  A
- * closed connection alone is not enough (nginx ends the response as if
- * FCGI_END_REQUEST had come), so a record header of an unknown protocol
- * version goes last: nginx then logs an upstream error and closes the
- * client connection without the final chunk, as OpenResty does.  nginx
- * drops output it has read but not yet passed on when that error comes in
- * the same read, so on this (rare, failing) path the flushed bytes get a
- * moment to be read first. */
-static void request_abort(lf_fcgi_conn_t *conn, int flushed)
-{
-    static const char bad_record[8] = {0};
-    if (conn->fd >= 0) {
-        if (flushed) {
-            struct timespec pause = {0, 20 * 1000 * 1000};
-            nanosleep(&pause, NULL);
-        }
-        ssize_t n = write(conn->fd, bad_record, sizeof(bad_record));
-        (void)n; /* the connection is closed next either way */
-    }
-    lf_fcgi_conn_close(conn);
-}
-
-/* What the protected part of a request needs. */
-typedef struct {
-    lf_request_t *r;
-    const lf_root_t *root;
-    const char *param;   /* SCRIPT_FILENAME */
-    char path[PATH_MAX]; /* the resolved script */
-    int status;          /* a refusal before the handler ran */
-} lf_request_job_t;
-
-/* Everything of a request that touches Lua, in one protected call: the
- * script cache, the coroutine and its globals, the sandbox's set-up, the
- * run and what follows it.  An error anywhere in it is the request's
- * (request_internal_error), never the worker's. */
-static int request_protected(lua_State *L, void *ud)
-{
-    (void)L;
-    lf_request_job_t *job = ud;
-    lf_request_t *r = job->r;
-    job->status = request_script(r, job->root, job->param, r->conf->code_cache, job->path,
-                                 sizeof(job->path));
-    if (job->status != 0)
-        return 0;
-    r->script = job->path;
-    r->sandboxed = lf_script_sandboxed(job->root, job->param, job->path);
-    lf_timeout_arm(r);
-    request_run(r);
-    lf_timeout_disarm(); /* where the handler never started (a compile error) */
-    return 0;
+    request_handler_end(r);
 }
 
 /* The protected part raised an error of its own (out of memory, most
  * likely): undo what it had set up, log it, 500 or a cut response. */
 static void request_internal_error(lf_request_t *r, lua_State *L)
 {
-    lf_sandbox_end();
-    lf_timeout_disarm();
-    r->co = NULL;
+    if (r->sandboxed && !r->handler_done)
+        lf_sandbox_end();
+    lf_timeout_leave(r, 1);
     char where[LF_REQUEST_LOG_TEXT];
     lf_log(LF_LOG_ERR, "request failed inside luafpm: %s, %s",
            lua_isstring(L, -1) ? lua_tostring(L, -1) : "(no message)",
            lf_request_log_text(r, where, sizeof(where)));
     lua_pop(L, 1);
+    request_handler_end(r);
     request_end_early(r, 500);
 }
 
-void lf_request_serve(lf_fcgi_conn_t *conn, lf_vm_t *vm, const lf_conf_t *conf,
-                      const lf_root_t *root)
+/* Run fn(r) protected with r as the current request: everything of a
+ * request that touches Lua goes through here, so an error anywhere is
+ * the request's (request_internal_error), never the worker's. */
+static void request_protected(lf_request_t *r, int (*fn)(lua_State *L, void *ud))
 {
-    lf_request_t *r = &the_request;
+    lua_State *L = r->vm->L;
+    lf_request_current = r;
+    if (lf_vm_protect(L, fn, r) != 0)
+        request_internal_error(r, L);
+    lf_request_current = NULL;
+}
+
+/* Make the handler's coroutine and run it: factory -> fresh closure ->
+ * fresh env.  The handler is over (handler_done) when this cannot. */
+static int request_launch(lua_State *L, void *ud)
+{
+    lf_request_t *r = ud;
+    int base = lua_gettop(L);
+    if (lf_vm_push_factory(r->vm, r->script, r->sandboxed) != 0) { /* sp: factory | error */
+        lf_log(LF_LOG_ERR, "failed to load Lua script %s: %s", r->script, lua_tostring(L, -1));
+        lf_request_error_page(r, 500);
+        lua_settop(L, base);
+        request_handler_end(r);
+        return 0;
+    }
+    /* A sandboxed request's budgets count from here: its coroutine,
+     * closure and globals are its own memory. */
+    if (r->sandboxed)
+        lf_sandbox_begin(r);
+    lua_State *co = lua_newthread(L);                /* sp: factory, co */
+    /* The factory only makes a closure (the text was proved a chunk of
+     * its own), called protected all the same. */
+    lua_pushvalue(L, -2);
+    if (lua_pcall(L, 0, 1, 0) != 0 || !lua_isfunction(L, -1)) { /* sp: factory, co, handler */
+        if (r->sandboxed)
+            lf_sandbox_end();
+        lf_log(LF_LOG_ERR, "failed to load Lua script %s: %s", r->script,
+               lua_isstring(L, -1) ? lua_tostring(L, -1) : "the factory returned no function");
+        lf_request_error_page(r, 500);
+        lua_settop(L, base);
+        request_handler_end(r);
+        return 0;
+    }
+    lua_xmove(L, co, 1);                             /* co: handler */
+    if (r->sandboxed)
+        lf_sandbox_push_env(co);                     /* co: handler, env */
+    else
+        lf_vm_push_request_env(co);
+    lua_setfenv(co, -2);                             /* co: handler */
+    r->co = co;
+    r->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);      /* sp: factory */
+    lua_settop(L, base);
+    request_run(r, 0);
+    return 0;
+}
+
+/* Resume a parked coroutine with what it waited for. */
+static int request_resume(lua_State *L, void *ud)
+{
+    lf_request_t *r = ud;
+    (void)L;
+    lua_State *co = r->co;
+    int nargs = 0;
+    switch (r->resume_kind) {
+    case RESUME_ONE:
+        lua_pushinteger(co, 1);
+        nargs = 1;
+        break;
+    case RESUME_NIL_ERR:
+        lua_pushnil(co);
+        lua_pushstring(co, r->resume_msg);
+        nargs = 2;
+        break;
+    case RESUME_FALSE_ERR:
+        lua_pushboolean(co, 0);
+        lua_pushstring(co, r->resume_msg);
+        nargs = 2;
+        break;
+    default:
+        break;
+    }
+    r->resume_kind = RESUME_NOTHING;
+    request_run(r, nargs);
+    return 0;
+}
+
+/* Wake the parked handler; then, if it is over, the rest of the request. */
+static void request_wake(lf_request_t *r, int kind)
+{
+    lf_timer_stop(r->env.loop, &r->timer);
+    r->resume_kind = kind;
+    request_protected(r, request_resume);
+    if (r->handler_done)
+        request_finish(r);
+}
+
+/* The timeout passed while the handler was parked: 504, as if the hook
+ * had stopped it. */
+static int request_parked_timeout(lua_State *L, void *ud)
+{
+    lf_request_t *r = ud;
+    luaL_traceback(L, r->co, lf_timeout_message(), 0); /* sp++ */
+    request_stopped(r, L, 504);
+    request_handler_end(r);
+    return 0;
+}
+
+static void request_deadline_fired(lf_loop_t *loop, void *data)
+{
+    lf_request_t *r = data;
+    (void)loop;
+    if (r->co == NULL)
+        return;
+    lf_log_set_request(r->number);
+    lf_request_current = r;
+    int expired = lf_timeout_due(r); /* a slowlog entry, or the timeout */
+    lf_request_current = NULL;
+    if (expired) {
+        request_protected(r, request_parked_timeout);
+        request_finish(r);
+    } else {
+        request_arm_deadline(r);
+    }
+    lf_log_set_request(0);
+}
+
+/* ---- stdin while the request is in flight ---- */
+
+/* The handler waits in read_body: read what came. */
+static void request_body_ready(lf_request_t *r)
+{
+    char err[sizeof(r->resume_msg) - 40];
+    int rc = lf_body_read(r, err, sizeof(err));
+    if (rc == LF_BODY_AGAIN) {
+        request_timer_start(r, r->conf->read_timeout); /* from the last bytes */
+        request_watch(r);
+        return;
+    }
+    if (rc == LF_BODY_TOO_LARGE) {
+        /* As ngx.exit(413) would. */
+        lf_timer_stop(r->env.loop, &r->timer);
+        r->exit_code = 413;
+        request_exit(r);
+        request_handler_end(r);
+        request_finish(r);
+        return;
+    }
+    if (rc != 0)
+        snprintf(r->resume_msg, sizeof(r->resume_msg), "failed to read the request body: %s", err);
+    request_wake(r, rc == 0 ? RESUME_NOTHING : RESUME_FALSE_ERR);
+}
+
+/* ngx.eof waits for stdin's end. */
+static void request_eof_ready(lf_request_t *r)
+{
+    int rc = lf_fcgi_conn_drain_stdin(r->conn, &r->body_dropped);
+    if (rc == LF_FCGI_AGAIN) {
+        request_timer_start(r, r->conf->read_timeout);
+        request_watch(r);
+        return;
+    }
+    if (rc != 0)
+        r->lost = 1;
+    int sent = request_eof_send(r);
+    snprintf(r->resume_msg, sizeof(r->resume_msg), "output error: the connection to the web server failed");
+    request_wake(r, sent == 0 ? RESUME_ONE : RESUME_NIL_ERR);
+}
+
+static void request_launch_now(lf_request_t *r)
+{
+    request_protected(r, request_launch);
+    if (r->handler_done)
+        request_finish(r);
+}
+
+/* A sandboxed request's body is read before its handler runs (nothing a
+ * sandboxed script calls may wait: its budgets count while it runs). */
+static void request_prefetch_ready(lf_request_t *r)
+{
+    char err[512];
+    int rc = lf_body_read(r, err, sizeof(err));
+    if (rc == LF_BODY_AGAIN) {
+        r->wait = LF_WAIT_PREFETCH;
+        request_timer_start(r, r->conf->read_timeout);
+        request_watch(r);
+        return;
+    }
+    lf_timer_stop(r->env.loop, &r->timer);
+    r->wait = LF_WAIT_NONE;
+    if (rc == 0) {
+        r->body_hidden = 1; /* as if unread until the handler reads it */
+        request_launch_now(r);
+        return;
+    }
+    if (rc != LF_BODY_TOO_LARGE) {
+        char where[LF_REQUEST_LOG_TEXT];
+        lf_log(LF_LOG_ERR, "failed to read the request body: %s, %s", err,
+               lf_request_log_text(r, where, sizeof(where)));
+        r->lost = 1;
+    }
+    request_handler_end(r);
+    lf_request_error_page(r, rc == LF_BODY_TOO_LARGE ? 413 : 500);
+    request_finish(r);
+}
+
+/* The handler is done: the rest of stdin, read away. */
+static void request_drain_ready(lf_request_t *r)
+{
+    lf_fcgi_conn_t *c = r->conn;
+    int rc = lf_fcgi_conn_drain_stdin(c, &r->body_dropped);
+    int lingering = r->body_refused;
+    if (rc == LF_FCGI_AGAIN && !(lingering && mono_now() > r->linger_until)) {
+        request_timer_start(r, lingering ? LF_LINGER_IDLE : r->conf->read_timeout);
+        request_watch(r);
+        return;
+    }
+    lf_timer_stop(r->env.loop, &r->timer);
+    if (rc != 0)
+        r->lost = 1;
+    if (lingering)
+        lf_log(LF_LOG_INFO, "refused request body: %llu more bytes dropped%s", r->body_dropped,
+               rc == 0 ? "" : ", connection closed before its end");
+    r->wait = LF_WAIT_NONE;
+    request_finish_send(r);
+}
+
+/* ---- the end of a request ---- */
+
+/* The response is cut (see request_send's callers): a record header of
+ * an unknown protocol version goes last, so nginx logs an upstream error
+ * and closes the client connection without the final chunk, as OpenResty
+ * does.  A plain close is not enough (nginx ends the response as if
+ * FCGI_END_REQUEST had come). */
+static void request_cut(lf_request_t *r)
+{
+    static const char bad_record[8] = {0};
+    lf_fcgi_conn_t *c = r->conn;
+    if (c->fd >= 0 && !lf_fcgi_conn_pending(c)) {
+        ssize_t n = write(c->fd, bad_record, sizeof(bad_record));
+        (void)n; /* the connection is closed next either way */
+    }
+    r->lost = 1;
+    request_complete(r);
+}
+
+/* The handler is over: read the rest of stdin (the connection must be in
+ * step for the next request), then send the end. */
+static void request_finish(lf_request_t *r)
+{
+    lf_fcgi_conn_t *c = r->conn;
+    if (r->aborted) {
+        if (r->flushed && c->fd >= 0) {
+            r->wait = LF_WAIT_CUT;
+            lf_io_watch(r->env.loop, r->env.io, 0);
+            request_timer_start(r, LF_CUT_PAUSE);
+            return;
+        }
+        request_cut(r);
+        return;
+    }
+    if (c->fd >= 0 && !c->stdin_done && !c->err) {
+        int rc = lf_fcgi_conn_drain_stdin(c, &r->body_dropped);
+        if (rc == LF_FCGI_AGAIN) {
+            /* A refused body's 413 goes out now and its end
+             * (FCGI_END_REQUEST) after the rest of the body was read
+             * away, bounded: closing at once would reset the connection,
+             * and nginx, still sending the body, would answer 502. */
+            if (r->body_refused && !r->eof) {
+                request_send(r, NULL, 0, 0);
+                r->linger_until = mono_now() + LF_LINGER_TIME;
+            }
+            r->wait = LF_WAIT_DRAIN;
+            request_timer_start(r, r->body_refused ? LF_LINGER_IDLE : r->conf->read_timeout);
+            request_watch(r);
+            return;
+        }
+        if (rc != 0)
+            r->lost = 1;
+    }
+    request_finish_send(r);
+}
+
+static void request_finish_send(lf_request_t *r)
+{
+    lf_fcgi_conn_t *c = r->conn;
+    if (!r->end_sent)
+        request_send(r, NULL, 0, 1);
+    if (c->fd >= 0 && lf_fcgi_conn_pending(c) && !r->write_failed) {
+        r->wait = LF_WAIT_SEND;
+        request_timer_start(r, r->conf->send_timeout);
+        request_watch(r);
+        return;
+    }
+    request_complete(r);
+}
+
+/* The request is over: its connection ends the request (kept, in step)
+ * or closes, its Lua state and VM reference go, the worker hears of it. */
+static void request_complete(lf_request_t *r)
+{
+    lf_fcgi_conn_t *c = r->conn;
+    lf_timer_stop(r->env.loop, &r->timer);
+    lf_timer_stop(r->env.loop, &r->deadline);
+    if (c->fd >= 0) {
+        if (c->err != 0 || !c->stdin_done)
+            r->lost = 1; /* stdin was cut (a read failed): out of step */
+        if (!c->keep_conn || r->write_failed || r->lost || r->aborted) {
+            lf_io_stop(r->env.loop, r->env.io);
+            lf_fcgi_conn_close(c);
+        } else {
+            lf_fcgi_conn_end_request(c);
+        }
+    }
+    lf_body_done(r);
+    if (r->vm) {
+        lua_State *L = r->vm->L;
+        luaL_unref(L, LUA_REGISTRYINDEX, r->ctx_ref);
+        luaL_unref(L, LUA_REGISTRYINDEX, r->abort_ref);
+        luaL_unref(L, LUA_REGISTRYINDEX, r->timeout_ref);
+        luaL_unref(L, LUA_REGISTRYINDEX, r->args_ref);
+        luaL_unref(L, LUA_REGISTRYINDEX, r->co_ref);
+        lf_vm_release(r->vm);
+        r->vm = NULL;
+    }
+    r->ctx_ref = r->abort_ref = r->timeout_ref = r->args_ref = r->co_ref = LUA_NOREF;
+    r->script = NULL;
+    r->co = NULL;
+    lf_buf_reset(&r->out);
+    lf_headers_release(&r->headers);
+    /* Out of the in-flight list. */
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        lf_request_inflight = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    lf_request_inflight_count--;
+    r->complete = 1;
+    if (!r->starting) {
+        r->env.done(r, r->env.data);
+        r->next = free_requests;
+        free_requests = r;
+    }
+}
+
+/* ---- the loop's callbacks ---- */
+
+static void request_timer_fired(lf_loop_t *loop, void *data)
+{
+    lf_request_t *r = data;
+    (void)loop;
+    lf_log_set_request(r->number);
+    char where[LF_REQUEST_LOG_TEXT];
+    switch (r->wait) {
+    case LF_WAIT_SLEEP:
+        request_wake(r, RESUME_NOTHING);
+        break;
+    case LF_WAIT_BODY:
+        r->conn->err = ETIMEDOUT;
+        request_body_ready(r);
+        break;
+    case LF_WAIT_PREFETCH:
+        r->conn->err = ETIMEDOUT;
+        request_prefetch_ready(r);
+        break;
+    case LF_WAIT_EOF:
+        r->conn->err = ETIMEDOUT;
+        request_eof_ready(r);
+        break;
+    case LF_WAIT_DRAIN:
+        if (!r->body_refused) {
+            lf_log(LF_LOG_INFO, "no more of the request body for %g s (--read-timeout), %s",
+                   r->conf->read_timeout, lf_request_log_text(r, where, sizeof(where)));
+            r->conn->err = ETIMEDOUT;
+        }
+        r->linger_until = 0;
+        request_drain_ready(r);
+        break;
+    case LF_WAIT_FLUSH:
+    case LF_WAIT_SEND:
+        lf_log(LF_LOG_INFO, "the web server took no output for %g s (--send-timeout), %s",
+               r->conf->send_timeout, lf_request_log_text(r, where, sizeof(where)));
+        r->write_failed = 1;
+        lf_buf_reset(&r->conn->wq);
+        r->conn->wq_pos = 0;
+        if (r->wait == LF_WAIT_FLUSH) {
+            snprintf(r->resume_msg, sizeof(r->resume_msg), "timeout");
+            request_wake(r, RESUME_NIL_ERR);
+        } else {
+            request_complete(r);
+        }
+        break;
+    case LF_WAIT_CUT:
+        request_cut(r);
+        break;
+    default:
+        break;
+    }
+    lf_log_set_request(0);
+}
+
+void lf_request_io(lf_request_t *r, uint32_t events)
+{
+    lf_fcgi_conn_t *c = r->conn;
+    lf_log_set_request(r->number);
+    if (lf_fcgi_conn_pending(c) && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+        int rc = lf_fcgi_conn_send_pending(c);
+        if (rc < 0) {
+            lf_log_errno(LF_LOG_INFO, c->err, "writing the response to the web server failed");
+            r->write_failed = 1;
+            lf_buf_reset(&c->wq);
+            c->wq_pos = 0;
+        } else if (rc == 0 && r->eof) {
+            request_shut(r);
+        }
+        if (r->wait == LF_WAIT_FLUSH || r->wait == LF_WAIT_SEND) {
+            if (rc == LF_FCGI_AGAIN) {
+                request_timer_start(r, r->conf->send_timeout); /* from the last progress */
+            } else if (r->wait == LF_WAIT_FLUSH) {
+                snprintf(r->resume_msg, sizeof(r->resume_msg),
+                         "output error: the connection to the web server failed");
+                request_wake(r, rc == 0 ? RESUME_ONE : RESUME_NIL_ERR);
+                goto out;
+            } else {
+                request_complete(r);
+                goto out;
+            }
+        }
+    }
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) {
+        switch (r->wait) {
+        case LF_WAIT_BODY:
+            request_body_ready(r);
+            goto out;
+        case LF_WAIT_PREFETCH:
+            request_prefetch_ready(r);
+            goto out;
+        case LF_WAIT_EOF:
+            request_eof_ready(r);
+            goto out;
+        case LF_WAIT_DRAIN:
+            request_drain_ready(r);
+            goto out;
+        default:
+            break; /* not read now: it waits in the socket */
+        }
+    }
+    request_watch(r);
+out:
+    lf_log_set_request(0);
+}
+
+/* ---- the start ---- */
+
+static lf_request_t *request_alloc(void)
+{
+    lf_request_t *r = free_requests;
+    if (r) {
+        free_requests = r->next;
+    } else {
+        r = calloc(1, sizeof(*r));
+        if (r == NULL)
+            return NULL;
+    }
     lf_headers_t headers = r->headers; /* keep the buffers' memory */
     lf_buf_t out = r->out, hdr = r->hdr, body = r->body;
-    memset(r, 0, sizeof(*r));
+    memset(r, 0, offsetof(lf_request_t, path));
+    r->path[0] = r->spool_path[0] = r->resume_msg[0] = '\0';
     lf_headers_reset(&headers);
     lf_buf_reset(&out);
     lf_buf_reset(&body);
@@ -592,89 +1191,107 @@ void lf_request_serve(lf_fcgi_conn_t *conn, lf_vm_t *vm, const lf_conf_t *conf,
     r->out = out;
     r->hdr = hdr;
     r->body = body;
-    r->conn = conn;
-    r->conf = conf;
-    r->vm = vm;
-    r->ctx_ref = LUA_NOREF;
-    r->abort_ref = LUA_NOREF;
-    r->timeout_ref = LUA_NOREF;
-    r->args_ref = LUA_NOREF;
+    return r;
+}
+
+/* Resolve the script, then read a sandboxed request's body or launch. */
+static int request_begin(lua_State *L, void *ud)
+{
+    (void)L;
+    lf_request_t *r = ud;
+    const char *param = lf_request_param(r, "SCRIPT_FILENAME");
+    r->refusal = request_script(r, r->env.root, param, r->conf->code_cache, r->path,
+                                sizeof(r->path));
+    if (r->refusal != 0) {
+        request_handler_end(r);
+        return 0;
+    }
+    r->script = r->path;
+    r->sandboxed = lf_script_sandboxed(r->env.root, param, r->path);
+    lf_timeout_arm(r);
+    if (r->sandboxed) {
+        r->wait = LF_WAIT_PREFETCH; /* request_prefetch_ready launches it */
+        return 0;
+    }
+    return request_launch(L, ud);
+}
+
+int lf_request_start(const lf_request_env_t *env)
+{
+    lf_request_t *r = request_alloc();
+    if (r == NULL) {
+        lf_log(LF_LOG_ERR, "out of memory for a request: its connection is closed");
+        lf_io_stop(env->loop, env->io);
+        lf_fcgi_conn_close(env->conn);
+        return 0;
+    }
+    r->env = *env;
+    r->conn = env->conn;
+    r->conf = env->conf;
+    r->vm = env->vm;
+    if (r->vm)
+        r->vm->refs++;
+    r->ctx_ref = r->abort_ref = r->timeout_ref = r->args_ref = r->co_ref = LUA_NOREF;
     r->body_fd = -1;
+    lf_timer_init(&r->timer, request_timer_fired, r);
+    lf_timer_init(&r->deadline, request_deadline_fired, r);
     r->number = ++request_counter;
     lf_api_time_update();
     r->start_time = lf_api_time_now();
+    r->mono_start = mono_now();
     lf_log_set_request(r->number);
-
     const char *method = lf_request_param(r, "REQUEST_METHOD");
     r->header_only = method && strcmp(method, "HEAD") == 0;
 
-    static lf_request_job_t job;
-    job.r = r;
-    job.root = root;
-    job.param = lf_request_param(r, "SCRIPT_FILENAME");
-    job.status = 0;
-    lf_request_current = r;
+    r->next = lf_request_inflight;
+    r->prev = NULL;
+    if (r->next)
+        r->next->prev = r;
+    lf_request_inflight = r;
+    lf_request_inflight_count++;
+    r->starting = 1;
+
     /* A body over --max-body is refused before anything else, as nginx
      * checks client_max_body_size before the content handler. */
     int status = lf_body_check_length(r);
-    if (status == 0 && vm == NULL)
+    if (status == 0 && env->respond) {
+        env->respond(r, env->data);
+        r->handler_done = 1;
+        request_finish(r);
+    } else if (status == 0 && r->vm == NULL) {
         status = 500;
-    if (status == 0) {
-        if (lf_vm_protect(vm->L, request_protected, &job) != 0)
-            request_internal_error(r, vm->L);
-        status = job.status;
+    } else if (status == 0) {
+        request_protected(r, request_begin);
+        status = r->refusal;
+        if (status == 0 && r->wait == LF_WAIT_PREFETCH)
+            request_prefetch_ready(r);
+        else if (status == 0 && r->handler_done)
+            request_finish(r);
     }
-    if (status != 0)
+    if (status != 0) {
+        r->handler_done = 1;
         lf_request_error_page(r, status);
-    /* A refused body is left in the stream until the 413 is out. */
-    if (!r->body_refused)
-        lf_body_drain(r->conn);
-    lf_body_done(r);
-    if (vm) {
-        luaL_unref(vm->L, LUA_REGISTRYINDEX, r->ctx_ref);
-        luaL_unref(vm->L, LUA_REGISTRYINDEX, r->abort_ref);
-        luaL_unref(vm->L, LUA_REGISTRYINDEX, r->timeout_ref);
-        luaL_unref(vm->L, LUA_REGISTRYINDEX, r->args_ref);
+        request_finish(r);
     }
-    r->ctx_ref = r->abort_ref = r->timeout_ref = r->args_ref = LUA_NOREF;
-    r->script = NULL;
-    lf_request_current = NULL;
-
-    if (r->aborted) {
-        request_abort(conn, r->flushed);
-    } else {
-        int lost = 0;
-        if (r->body_refused && !r->eof) {
-            /* The 413 goes out now and its end (FCGI_END_REQUEST) after
-             * the rest of the body was read away, bounded: a web server
-             * with our complete answer could send the next request on
-             * this connection while libfcgi still reads this one's body.
-             * Closing at once would reset the connection, and nginx,
-             * still sending the body, would answer 502 instead. */
-            request_send(r, NULL, 0, 0);
-            lost = r->write_failed || lf_body_linger(r) != 0;
-        }
-        if (!r->eof)
-            request_send(r, NULL, 0, 1);
-        /* The response is complete: the connection stays when the web
-         * server asked for it and is still in step (stdin read to its
-         * end, so a plain close cannot reset it either). */
-        if (conn->err != 0 || !conn->stdin_done)
-            lost = 1; /* stdin was cut (a read failed): out of step */
-        if (!conn->keep_conn || r->write_failed || lost)
-            lf_fcgi_conn_close(conn);
-        else
-            lf_fcgi_conn_end_request(conn);
-    }
-    lf_buf_reset(&r->out);
-    lf_headers_release(&r->headers);
+    r->starting = 0;
     lf_log_set_request(0);
+    if (r->complete) {
+        r->next = free_requests;
+        free_requests = r;
+        return 0;
+    }
+    return 1;
 }
 
 void lf_request_cleanup(void)
 {
-    lf_headers_free(&the_request.headers);
-    lf_buf_free(&the_request.out);
-    lf_buf_free(&the_request.hdr);
-    lf_buf_free(&the_request.body);
+    while (free_requests) {
+        lf_request_t *r = free_requests;
+        free_requests = r->next;
+        lf_headers_free(&r->headers);
+        lf_buf_free(&r->out);
+        lf_buf_free(&r->hdr);
+        lf_buf_free(&r->body);
+        free(r);
+    }
 }

@@ -2,10 +2,13 @@
 #ifndef LF_REQUEST_H
 #define LF_REQUEST_H
 
+#include <limits.h>
+
 #include <lua.h>
 
 #include "conf.h"
 #include "buf.h"
+#include "event.h"
 #include "fcgi_conn.h"
 #include "headers.h"
 #include "script.h"
@@ -19,7 +22,23 @@ typedef enum {
     LF_YIELD_ABORT,    /* an error that no pcall may catch (coroutine.wrap) */
     LF_YIELD_TIMEOUT,  /* --request-timeout passed (yielded from a hook) */
     LF_YIELD_SANDBOX,  /* a sandboxed script spent a budget (sandbox.c) */
+    LF_YIELD_BODY,     /* ngx.req.read_body: the rest of stdin has to come */
+    LF_YIELD_FLUSH,    /* ngx.flush(true): the output queue has to empty */
+    LF_YIELD_EOF,      /* ngx.eof: stdin has to end before the response can */
 } lf_yield_t;
+
+/* What a request in flight waits for (the loop wakes it). */
+typedef enum {
+    LF_WAIT_NONE = 0,  /* running, or about to */
+    LF_WAIT_SLEEP,     /* ngx.sleep: its timer */
+    LF_WAIT_BODY,      /* ngx.req.read_body: stdin */
+    LF_WAIT_PREFETCH,  /* a sandboxed request's body, read before it runs */
+    LF_WAIT_FLUSH,     /* ngx.flush(true): the output queue to empty */
+    LF_WAIT_EOF,       /* ngx.eof: stdin to end */
+    LF_WAIT_DRAIN,     /* the handler is done: stdin to end */
+    LF_WAIT_SEND,      /* the handler is done: the output queue to empty */
+    LF_WAIT_CUT,       /* a pause before the record that cuts the response */
+} lf_wait_t;
 
 /* What ngx.req.read_body / discard_body did with the request body. */
 typedef enum {
@@ -29,7 +48,27 @@ typedef enum {
 } lf_body_state_t;
 
 
+typedef struct lf_request lf_request_t;
+
+/* How a worker starts a request and hears of its end. */
 typedef struct {
+    lf_fcgi_conn_t *conn;
+    lf_io_t *io;                /* conn's place in the loop (the worker's) */
+    lf_loop_t *loop;
+    lf_vm_t *vm;                /* NULL: the VM could not be made (500) */
+    const lf_conf_t *conf;
+    const lf_root_t *root;
+    /* Instead of a Lua handler (the status page): write the response. */
+    void (*respond)(lf_request_t *r, void *data);
+    /* The request is over and its connection ended or closed: called from
+     * the loop, never from lf_request_start itself. */
+    void (*done)(lf_request_t *r, void *data);
+    void *data;
+} lf_request_env_t;
+
+struct lf_request {
+    struct lf_request *next, *prev; /* in flight (lf_request_inflight), or free */
+    lf_request_env_t env;
     lf_fcgi_conn_t *conn;       /* the web server's connection */
     const lf_conf_t *conf;
     lf_vm_t *vm;
@@ -66,14 +105,46 @@ typedef struct {
     lf_buf_t out;               /* body not yet sent */
     lf_buf_t hdr;               /* the serialized header block */
     lf_buf_t body;              /* an in-memory request body */
-} lf_request_t;
 
-/* The request being served, NULL outside one (init, between requests). */
+    /* In flight: what it waits for, and the loop's hold on it. */
+    lf_wait_t wait;
+    int co_ref;                 /* anchors co while it is parked */
+    lf_timer_t timer;           /* ngx.sleep; a read or send timeout */
+    lf_timer_t deadline;        /* --request-timeout / --slowlog-timeout while parked */
+    double mono_start;          /* CLOCK_MONOTONIC seconds at the start */
+    double slow_secs, soft_secs; /* its deadlines from the start, 0 = none */
+    double linger_until;        /* a refused body is dropped until then */
+    unsigned long long body_dropped;
+    unsigned slow_written : 1;  /* its slowlog entry is out */
+    unsigned end_sent : 1;      /* FCGI_END_REQUEST is written or queued */
+    unsigned shut : 1;          /* our side is shut (ngx.eof without keep-alive) */
+    unsigned handler_done : 1;  /* the coroutine is over */
+    unsigned starting : 1;      /* inside lf_request_start: done is not called */
+    unsigned complete : 1;      /* over; lf_request_start returns 0 */
+    unsigned spool_active : 1;  /* spool_path names a file to remove */
+    unsigned body_hidden : 1;   /* read before the handler: not shown until read_body */
+    unsigned body_complete : 1; /* all of stdin is in body / the file */
+    unsigned lost : 1;          /* stdin was cut: the connection is out of step */
+    int resume_kind;            /* what the parked coroutine is resumed with */
+    int refusal;                /* an HTTP status before the handler ran */
+    /* Last: a request from the pool is cleared up to path. */
+    char path[PATH_MAX];        /* the resolved script (r->script) */
+    char spool_path[PATH_MAX];  /* a spooled body's file */
+    char resume_msg[512];       /* the resumed call's error message */
+};
+
+/* The request whose Lua code runs now, NULL outside one (init, the loop). */
 extern lf_request_t *lf_request_current;
+/* Every request in flight in this worker (read by signal handlers). */
+extern lf_request_t *volatile lf_request_inflight;
+extern unsigned lf_request_inflight_count;
 
-/* Serve one accepted FastCGI request with the given VM. */
-void lf_request_serve(lf_fcgi_conn_t *conn, lf_vm_t *vm, const lf_conf_t *conf,
-                      const lf_root_t *root);
+/* Start a request that the connection has ready: it runs as far as it can
+ * now.  0 when it is over already (its connection ended or closed);
+ * 1 when it waits for something, and env->done is called when it ends. */
+int lf_request_start(const lf_request_env_t *env);
+/* The connection of a request in flight is ready (epoll's events). */
+void lf_request_io(lf_request_t *r, uint32_t events);
 void lf_request_cleanup(void);
 
 const char *lf_request_param(const lf_request_t *r, const char *name);
@@ -94,6 +165,13 @@ void lf_request_log_fill_conn(const lf_fcgi_conn_t *conn, const char *script,
 const char *lf_request_log_text(const lf_request_t *r, char *buf, size_t len);
 int lf_request_write(lf_request_t *r, const char *p, size_t n);
 int lf_request_flush(lf_request_t *r);
+/* After output: more is queued for the web server than a request may
+ * hold.  0 (it was sent meanwhile, or there is room), -1 (the connection
+ * failed), or LF_REQUEST_WAIT: the caller yields LF_YIELD_FLUSH. */
+int lf_request_output_backlog(lf_request_t *r, lua_State *L);
+/* ngx.eof: 0, -1 (the connection failed), or LF_REQUEST_WAIT: stdin has
+ * not ended yet, the handler yields LF_YIELD_EOF until it has. */
+#define LF_REQUEST_WAIT 2
 int lf_request_eof(lf_request_t *r);
 /* A complete response with nginx's kind of error page, before any output. */
 void lf_request_error_page(lf_request_t *r, int status);
@@ -103,20 +181,18 @@ const char *lf_request_status_reason(int status);
 /* The query string as ngx.var.args sees it now ("" when there is none). */
 const char *lf_request_args(lf_request_t *r, size_t *len);
 
-/* request_body.c: read the whole body into memory or a temporary file
- * (0; -1 with the reason in err; or LF_BODY_TOO_LARGE, logged, when it
- * grows past --max-body); discard it; forget it at the end. */
+/* request_body.c: read the whole body into memory or a temporary file as
+ * it arrives (0 when it is all there; LF_BODY_AGAIN when more is to come,
+ * call again when the connection is readable; -1 with the reason in err;
+ * or LF_BODY_TOO_LARGE, logged, when it grows past --max-body); discard
+ * it; forget it at the end. */
 #define LF_BODY_TOO_LARGE 413
+#define LF_BODY_AGAIN 2
 int lf_body_read(lf_request_t *r, char *err, size_t errlen);
 /* A CONTENT_LENGTH over --max-body: 413 before the handler runs. */
 int lf_body_check_length(lf_request_t *r);
-/* After a 413 was sent: read and drop what the web server still sends, for
- * a bounded time; 0 when stdin reached its end (the connection is usable). */
-int lf_body_linger(lf_request_t *r);
+/* ngx.req.discard_body: what comes of stdin is dropped (at the end). */
 void lf_body_discard(lf_request_t *r);
-/* Read the request's stdin to its end, dropping the bytes: a kept
- * connection must be in step before the response ends. */
-void lf_body_drain(lf_fcgi_conn_t *conn);
 void lf_body_done(lf_request_t *r);
 /* From a signal handler: remove a spooled file (async-signal-safe). */
 void lf_body_unlink_on_kill(void);

@@ -1,5 +1,6 @@
 /* request_body.c - the request body (FastCGI stdin): read on demand by
- * ngx.req.read_body, kept in memory up to --body-buffer-size (16k, as
+ * ngx.req.read_body as it arrives (the request waits for the rest, the
+ * worker does not), kept in memory up to --body-buffer-size (16k, as
  * OpenResty's default client_body_buffer_size on 64-bit systems) and
  * spooled to a temporary file beyond.
  * Either way memory stays flat whatever the body's size. */
@@ -22,16 +23,6 @@
 #include "request.h"
 
 #define LF_BODY_CHUNK (64 * 1024)
-/* After a 413, what the web server still sends of the body is read and
- * dropped for at most this long (and at most LF_LINGER_IDLE without a
- * byte) before the connection is closed (see lf_request_serve). */
-#define LF_LINGER_TIME 5
-#define LF_LINGER_IDLE 1
-
-/* The spooled file's name, also for the signal handler that ends a worker
- * in the middle of a request. */
-static char spool_path[PATH_MAX];
-static volatile sig_atomic_t spool_active;
 
 static int write_all(int fd, const char *p, size_t n)
 {
@@ -50,8 +41,9 @@ static int write_all(int fd, const char *p, size_t n)
 
 static int body_spool_open(lf_request_t *r, char *err, size_t errlen)
 {
-    int n = snprintf(spool_path, sizeof(spool_path), "%s/luafpm-body-XXXXXX", r->conf->tmp_dir);
-    if (n < 0 || (size_t)n >= sizeof(spool_path)) {
+    char *spool_path = r->spool_path;
+    int n = snprintf(spool_path, sizeof(r->spool_path), "%s/luafpm-body-XXXXXX", r->conf->tmp_dir);
+    if (n < 0 || (size_t)n >= sizeof(r->spool_path)) {
         snprintf(err, errlen, "--tmp-dir \"%s\" is too long", r->conf->tmp_dir);
         return -1;
     }
@@ -72,7 +64,7 @@ static int body_spool_open(lf_request_t *r, char *err, size_t errlen)
                  r->conf->tmp_dir, errno, strerror(errno));
         return -1;
     }
-    spool_active = 1;
+    r->spool_active = 1;
     r->body_fd = fd;
     r->body_path = spool_path;
     /* What is in memory so far moves to the file. */
@@ -124,20 +116,17 @@ static int body_too_large(lf_request_t *r, long long expected)
     return LF_BODY_TOO_LARGE;
 }
 
-int lf_body_read(lf_request_t *r, char *err, size_t errlen)
+/* Read what has come of the body: 0 at its end, LF_BODY_AGAIN, -1,
+ * LF_BODY_TOO_LARGE. */
+static int body_step(lf_request_t *r, char *err, size_t errlen)
 {
-    if (r->body_state != LF_BODY_UNREAD)
-        return 0;
-    r->body_state = LF_BODY_READ;
     long long expected = body_expected_length(r);
     unsigned long long max = r->conf->max_body > 0 ? (unsigned long long)r->conf->max_body : 0;
     unsigned long long limit = (unsigned long long)r->conf->body_buffer_size;
-    if (expected >= 0 && (unsigned long long)expected > limit && body_spool_open(r, err, errlen) != 0)
-        return -1;
-
-    /* In memory, libfcgi copies straight into the body buffer; one byte
+    /* In memory, the codec copies straight into the body buffer; one byte
      * more than the limit allows tells that the body goes to a file. */
     char chunk[LF_BODY_CHUNK];
+    long n;
     for (;;) {
         char *dst = chunk;
         size_t room = sizeof(chunk);
@@ -151,7 +140,7 @@ int lf_body_read(lf_request_t *r, char *err, size_t errlen)
             }
             dst = r->body.data + r->body.len;
         }
-        long n = lf_fcgi_conn_read_stdin(r->conn, dst, room);
+        n = lf_fcgi_conn_read_stdin(r->conn, dst, room);
         if (n <= 0)
             break;
         r->body_len += (unsigned long long)n;
@@ -162,11 +151,13 @@ int lf_body_read(lf_request_t *r, char *err, size_t errlen)
             if (r->body.len > limit && body_spool_open(r, err, errlen) != 0)
                 return -1;
         } else if (write_all(r->body_fd, chunk, (size_t)n) != 0) {
-            snprintf(err, errlen, "cannot write the request body to \"%s\" (%d: %s)", spool_path,
+            snprintf(err, errlen, "cannot write the request body to \"%s\" (%d: %s)", r->spool_path,
                      errno, strerror(errno));
             return -1;
         }
     }
+    if (n == LF_FCGI_STDIN_AGAIN)
+        return LF_BODY_AGAIN;
     int e = r->conn->err;
     if (e != 0) {
         snprintf(err, errlen, "reading the request body failed (%d: %s)", e,
@@ -178,61 +169,49 @@ int lf_body_read(lf_request_t *r, char *err, size_t errlen)
                  r->body_len, expected);
         return -1;
     }
+    r->body_complete = 1;
     return 0;
 }
 
-void lf_body_drain(lf_fcgi_conn_t *conn)
+int lf_body_read(lf_request_t *r, char *err, size_t errlen)
 {
-    lf_fcgi_conn_drain_stdin(conn);
+    if (r->body_state == LF_BODY_DISCARDED)
+        return 0;
+    if (r->body_state == LF_BODY_UNREAD) {
+        r->body_state = LF_BODY_READ;
+        long long expected = body_expected_length(r);
+        if (expected >= 0 && (unsigned long long)expected > (unsigned long long)r->conf->body_buffer_size &&
+            body_spool_open(r, err, errlen) != 0)
+            return -1;
+    }
+    if (r->body_complete) {
+        r->body_hidden = 0; /* read before the handler: shown from now on */
+        return 0;
+    }
+    return body_step(r, err, errlen);
 }
 
 void lf_body_discard(lf_request_t *r)
 {
-    if (r->body_state != LF_BODY_UNREAD)
+    if (r->body_state == LF_BODY_DISCARDED || (r->body_state == LF_BODY_READ && !r->body_hidden))
         return;
+    /* What is left of stdin is read away when the handler is done. */
     r->body_state = LF_BODY_DISCARDED;
-    lf_body_drain(r->conn);
-}
-
-static double body_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-int lf_body_linger(lf_request_t *r)
-{
-    if (r->conn->fd < 0)
-        return -1;
-    r->conn->read_wait_ms = LF_LINGER_IDLE * 1000;
-    double deadline = body_now() + LF_LINGER_TIME;
-    unsigned long long dropped = 0;
-    char chunk[LF_BODY_CHUNK];
-    long n;
-    while ((n = lf_fcgi_conn_read_stdin(r->conn, chunk, sizeof(chunk))) > 0) {
-        dropped += (unsigned long long)n;
-        if (body_now() > deadline)
-            break;
-    }
-    int done = n == 0;
-    r->conn->read_wait_ms = r->conn->read_timeout_ms;
-    lf_log(LF_LOG_INFO, "refused request body: %llu more bytes dropped%s", dropped,
-           done ? "" : ", connection closed before its end");
-    return done ? 0 : -1;
+    r->body_hidden = 0;
+    lf_buf_reset(&r->body);
 }
 
 void lf_body_done(lf_request_t *r)
 {
     if (r->body_fd >= 0) {
         if (close(r->body_fd) != 0)
-            lf_log_errno(LF_LOG_WARN, errno, "close(\"%s\") failed", spool_path);
+            lf_log_errno(LF_LOG_WARN, errno, "close(\"%s\") failed", r->spool_path);
         r->body_fd = -1;
     }
     if (r->body_path != NULL) {
-        spool_active = 0;
-        if (unlink(spool_path) != 0 && errno != ENOENT)
-            lf_log_errno(LF_LOG_WARN, errno, "cannot remove the request body file \"%s\"", spool_path);
+        r->spool_active = 0;
+        if (unlink(r->spool_path) != 0 && errno != ENOENT)
+            lf_log_errno(LF_LOG_WARN, errno, "cannot remove the request body file \"%s\"", r->spool_path);
         r->body_path = NULL;
     }
     lf_buf_reset(&r->body);
@@ -241,6 +220,7 @@ void lf_body_done(lf_request_t *r)
 
 void lf_body_unlink_on_kill(void)
 {
-    if (spool_active)
-        unlink(spool_path);
+    for (lf_request_t *r = lf_request_inflight; r; r = r->next)
+        if (r->spool_active)
+            unlink(r->spool_path);
 }

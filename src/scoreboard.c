@@ -108,35 +108,82 @@ static void copy_text(char *dst, size_t size, const char *src)
     dst[n] = '\0';
 }
 
-void lf_sb_request_begin(const char *method, const char *uri, const char *script)
+int lf_sb_request_begin(const char *method, const char *uri, const char *script, double started)
 {
     if (my_slot == NULL)
-        return;
+        return -1;
     __atomic_add_fetch(&lf_sb->accepted, 1, __ATOMIC_RELAXED);
-    uint32_t active = __atomic_add_fetch(&lf_sb->active, 1, __ATOMIC_RELAXED);
-    uint32_t max = __atomic_load_n(&lf_sb->max_active, __ATOMIC_RELAXED);
-    while (active > max &&
-           !__atomic_compare_exchange_n(&lf_sb->max_active, &max, active, 0, __ATOMIC_RELAXED,
-                                        __ATOMIC_RELAXED))
-        ;
+    if (my_slot->inflight == 0) {
+        /* "active": workers with a request in flight */
+        uint32_t active = __atomic_add_fetch(&lf_sb->active, 1, __ATOMIC_RELAXED);
+        uint32_t max = __atomic_load_n(&lf_sb->max_active, __ATOMIC_RELAXED);
+        while (active > max &&
+               !__atomic_compare_exchange_n(&lf_sb->max_active, &max, active, 0, __ATOMIC_RELAXED,
+                                            __ATOMIC_RELAXED))
+            ;
+    }
+    int entry = -1;
+    for (int i = 0; i < LF_SB_REQS; i++)
+        if (my_slot->reqs[i].start == 0) {
+            entry = i;
+            break;
+        }
     write_begin(my_slot);
-    my_slot->state = LF_SB_BUSY;
-    my_slot->request_start = lf_sb_now();
-    copy_text(my_slot->method, sizeof(my_slot->method), method);
-    copy_text(my_slot->uri, sizeof(my_slot->uri), uri);
-    copy_text(my_slot->script, sizeof(my_slot->script), script);
+    if (my_slot->state != LF_SB_STOPPING)
+        my_slot->state = LF_SB_BUSY;
+    if (my_slot->inflight++ == 0) {
+        my_slot->request_start = started;
+        copy_text(my_slot->method, sizeof(my_slot->method), method);
+        copy_text(my_slot->uri, sizeof(my_slot->uri), uri);
+        copy_text(my_slot->script, sizeof(my_slot->script), script);
+    }
+    if (entry >= 0) {
+        lf_sb_req_t *e = &my_slot->reqs[entry];
+        e->start = started > 0 ? started : 1e-9;
+        copy_text(e->method, sizeof(e->method), method);
+        copy_text(e->uri, sizeof(e->uri), uri);
+        copy_text(e->script, sizeof(e->script), script);
+    }
     write_end(my_slot);
+    return entry;
 }
 
-void lf_sb_request_end(uint64_t lua_heap)
+void lf_sb_request_end(uint64_t lua_heap, double started, int entry)
 {
     if (my_slot == NULL)
         return;
-    __atomic_sub_fetch(&lf_sb->active, 1, __ATOMIC_RELAXED);
+    if (my_slot->inflight == 1)
+        __atomic_sub_fetch(&lf_sb->active, 1, __ATOMIC_RELAXED);
     write_begin(my_slot);
-    my_slot->state = LF_SB_IDLE;
+    if (my_slot->inflight > 0)
+        my_slot->inflight--;
+    if (entry >= 0 && entry < LF_SB_REQS) {
+        lf_sb_req_t *e = &my_slot->reqs[entry];
+        if (my_slot->inflight == 0) {
+            /* Idle: the fields show the last request. */
+            memcpy(my_slot->method, e->method, sizeof(my_slot->method));
+            memcpy(my_slot->uri, e->uri, sizeof(my_slot->uri));
+            memcpy(my_slot->script, e->script, sizeof(my_slot->script));
+        }
+        e->start = 0;
+    }
+    if (my_slot->inflight > 0) {
+        /* The worker's fields show the oldest request still in flight. */
+        const lf_sb_req_t *oldest = NULL;
+        for (int i = 0; i < LF_SB_REQS; i++)
+            if (my_slot->reqs[i].start > 0 && (!oldest || my_slot->reqs[i].start < oldest->start))
+                oldest = &my_slot->reqs[i];
+        if (oldest) {
+            my_slot->request_start = oldest->start;
+            memcpy(my_slot->method, oldest->method, sizeof(my_slot->method));
+            memcpy(my_slot->uri, oldest->uri, sizeof(my_slot->uri));
+            memcpy(my_slot->script, oldest->script, sizeof(my_slot->script));
+        }
+    } else if (my_slot->state == LF_SB_BUSY) {
+        my_slot->state = LF_SB_IDLE;
+    }
     my_slot->requests++;
-    my_slot->last_duration = lf_sb_now() - my_slot->request_start;
+    my_slot->last_duration = lf_sb_now() - started;
     my_slot->lua_heap = lua_heap;
     write_end(my_slot);
 }

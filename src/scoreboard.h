@@ -20,6 +20,15 @@ typedef enum {
     LF_SB_STOPPING,           /* told to go (QUIT, reload, max-requests) */
 } lf_sb_state_t;
 
+#define LF_SB_REQS 16         /* requests in flight listed per worker */
+
+typedef struct {
+    double start;             /* wall clock; 0 = unused */
+    char method[16];
+    char uri[LF_SB_TEXT];
+    char script[LF_SB_TEXT];
+} lf_sb_req_t;
+
 typedef struct {
     uint32_t seq;             /* odd while the worker writes */
     uint32_t state;           /* lf_sb_state_t */
@@ -32,9 +41,13 @@ typedef struct {
     double last_duration;     /* seconds the last request took */
     uint64_t lua_heap;        /* bytes, after the last request */
     uint32_t connections;     /* FastCGI connections it holds now */
+    uint32_t inflight;        /* requests in flight in it now */
+    /* The request shown as the worker's (php-fpm's fields): the oldest in
+     * flight, or the last one when it is idle. */
     char method[16];
     char uri[LF_SB_TEXT];
     char script[LF_SB_TEXT];
+    lf_sb_req_t reqs[LF_SB_REQS]; /* each in flight (the first LF_SB_REQS) */
 } lf_sb_slot_t;
 
 typedef struct {
@@ -60,8 +73,10 @@ void lf_sb_release(int slot);
 /* Worker side: its own slot. */
 void lf_sb_attach(int slot);
 void lf_sb_set_state(lf_sb_state_t state);
-void lf_sb_request_begin(const char *method, const char *uri, const char *script);
-void lf_sb_request_end(uint64_t lua_heap);
+/* A request begins: its entry in the worker's list (-1 when the list is
+ * full); and ends (started: its lf_sb_now() at the beginning). */
+int lf_sb_request_begin(const char *method, const char *uri, const char *script, double started);
+void lf_sb_request_end(uint64_t lua_heap, double started, int entry);
 void lf_sb_set_connections(uint32_t n);
 void lf_sb_count_slow(void);
 void lf_sb_count_skipped(void);

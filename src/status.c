@@ -165,6 +165,20 @@ static void render_text(lf_buf_t *b, const lf_pool_t *p, int full, double now)
                        slot_duration(&s, now) * 1e6, s.method[0] ? s.method : "-",
                        s.uri[0] ? s.uri : "-", s.script[0] ? s.script : "-",
                        (unsigned long long)s.lua_heap);
+        /* Every request in flight: duration (us), method, URI, script. */
+        lf_buf_appendf(b, "requests in flight:   %u\n", s.inflight);
+        unsigned listed = 0;
+        for (int k = 0; k < LF_SB_REQS; k++) {
+            const lf_sb_req_t *e = &s.reqs[k];
+            if (e->start <= 0)
+                continue;
+            listed++;
+            lf_buf_appendf(b, "in flight:            %.0f %s %s %s\n", (now - e->start) * 1e6,
+                           e->method[0] ? e->method : "-", e->uri[0] ? e->uri : "-",
+                           e->script[0] ? e->script : "-");
+        }
+        if (s.inflight > listed)
+            lf_buf_appendf(b, "in flight:            (%u more not listed)\n", s.inflight - listed);
     }
 }
 
@@ -195,7 +209,24 @@ static void render_json(lf_buf_t *b, const lf_pool_t *p, int full, double now)
             append_json(b, s.uri);
             lf_buf_appendf(b, "\",\"script\":\"");
             append_json(b, s.script);
-            lf_buf_appendf(b, "\",\"last request memory\":%llu}", (unsigned long long)s.lua_heap);
+            lf_buf_appendf(b, "\",\"last request memory\":%llu,\"requests in flight\":%u,\"in flight\":[",
+                           (unsigned long long)s.lua_heap, s.inflight);
+            int first_req = 1;
+            for (int k = 0; k < LF_SB_REQS; k++) {
+                const lf_sb_req_t *e = &s.reqs[k];
+                if (e->start <= 0)
+                    continue;
+                lf_buf_appendf(b, "%s{\"request duration\":%.0f,\"request method\":\"",
+                               first_req ? "" : ",", (now - e->start) * 1e6);
+                append_json(b, e->method);
+                lf_buf_appendf(b, "\",\"request uri\":\"");
+                append_json(b, e->uri);
+                lf_buf_appendf(b, "\",\"script\":\"");
+                append_json(b, e->script);
+                lf_buf_appendf(b, "\"}");
+                first_req = 0;
+            }
+            lf_buf_appendf(b, "]}");
             first = 0;
         }
         lf_buf_appendf(b, "]");
@@ -331,37 +362,23 @@ int lf_status_request_page(const lf_fcgi_conn_t *conn, const lf_conf_t *conf)
     return page;
 }
 
-void lf_status_serve(lf_fcgi_conn_t *conn, int page, int listen_fd)
+void lf_status_respond(lf_request_t *r, int page, int listen_fd)
 {
     static lf_buf_t body;
 
     const char *type = "text/plain";
-    const char *method = status_param(conn, "REQUEST_METHOD");
-    int head = method && strcmp(method, "HEAD") == 0;
-    char hdr[256];
-    int n;
-    if (lf_status_render(&body, page, status_param(conn, "QUERY_STRING"), listen_fd, &type) != 0 ||
+    if (lf_status_render(&body, page, lf_request_param(r, "QUERY_STRING"), listen_fd, &type) != 0 ||
         body.oom) {
         lf_log(LF_LOG_ERR, "out of memory rendering the status page");
-        n = snprintf(hdr, sizeof(hdr), "Status: 500 Internal Server Error\r\nContent-Type: text/plain\r\n\r\n");
         lf_buf_reset(&body);
-    } else {
-        n = snprintf(hdr, sizeof(hdr),
-                     "Content-Type: %s\r\nCache-Control: no-cache, no-store, must-revalidate\r\n"
-                     "Expires: Thu, 01 Jan 1970 00:00:00 GMT\r\n\r\n", type);
+        lf_request_error_page(r, 500);
+        return;
     }
-    /* A page has no body to read; stdin is drained so the connection can
-     * be kept. */
-    int in_step = lf_fcgi_conn_drain_stdin(conn) == 0;
-    lf_fcgi_out_t o;
-    lf_fcgi_out_begin(&o, conn);
-    lf_fcgi_out_stdout(&o, hdr, (size_t)n);
-    if (!head && body.len)
-        lf_fcgi_out_stdout(&o, body.data, body.len);
-    lf_fcgi_out_end_request(&o);
-    if (lf_fcgi_out_flush(&o) != 0 || !in_step || !conn->keep_conn)
-        lf_fcgi_conn_close(conn);
-    else
-        lf_fcgi_conn_end_request(conn);
+    lf_headers_add(&r->headers, "Content-Type", 12, type, strlen(type));
+    lf_headers_add(&r->headers, "Cache-Control", 13, "no-cache, no-store, must-revalidate", 35);
+    lf_headers_add(&r->headers, "Expires", 7, "Thu, 01 Jan 1970 00:00:00 GMT", 29);
+    /* The request copies what it sends or queues. */
+    lf_request_write(r, body.data ? body.data : "", body.len);
+    lf_buf_reset(&body);
     lf_buf_shrink(&body, 64 * 1024);
 }

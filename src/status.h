@@ -3,6 +3,7 @@
 #define LF_STATUS_H
 
 #include "fcgi_conn.h"
+#include "request.h"
 
 #include "buf.h"
 #include "conf.h"
@@ -19,7 +20,7 @@ int lf_status_render(lf_buf_t *out, int page, const char *query, int listen_fd,
 
 /* The page an accepted request names (SCRIPT_NAME, else DOCUMENT_URI). */
 int lf_status_request_page(const lf_fcgi_conn_t *conn, const lf_conf_t *conf);
-/* Answer it and finish the request (req's params are gone after). */
-void lf_status_serve(lf_fcgi_conn_t *conn, int page, int listen_fd);
+/* Its response, written into the request (which sends it as any other). */
+void lf_status_respond(lf_request_t *r, int page, int listen_fd);
 
 #endif

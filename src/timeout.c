@@ -46,6 +46,9 @@
 
 #define LF_HARD_LINGER_MS 1000 /* reading what the web server still sends */
 
+/* The request that runs now (between lf_timeout_enter and _leave): the
+ * one ITIMER_REAL serves its next deadline only, so a parked request costs
+ * no signal (its deadlines are the loop's timers, lf_timeout_due). */
 static struct {
     volatile sig_atomic_t armed;
     volatile sig_atomic_t expired;  /* the soft deadline passed */
@@ -55,11 +58,13 @@ static struct {
     volatile sig_atomic_t phase;    /* next deadline: SLOW, SOFT, HARD */
     volatile sig_atomic_t slow_due; /* the slowlog deadline passed */
     int slow_written;               /* this request's slowlog entry is out */
+    lf_request_t *r;
     lua_State *volatile L;
     volatile int fd;
     long gmtoff;                    /* for the log line's local time */
     double slow_secs, soft_secs;    /* from the request's start; 0 = none */
-    struct timespec start;          /* CLOCK_MONOTONIC at arm time */
+    double start;                   /* CLOCK_MONOTONIC at the request's start */
+    unsigned long long line_for;    /* the request hard_line was built for */
 } t;
 
 enum { PHASE_SLOW, PHASE_SOFT, PHASE_HARD };
@@ -75,18 +80,27 @@ static char resp504[1024];
 static size_t resp504_len;
 static size_t resp504_ids[3];       /* offsets of the three record headers */
 
-/* Its log line: the timestamp's 19 characters are written at the time. */
+/* The 502 for every other request in flight when the hard deadline ends
+ * the worker: the same records (ids patched on a copy). */
+static char resp502[1024];
+static size_t resp502_len;
+static size_t resp502_ids[3];
+
+/* Its log line: the timestamp's 19 characters are written at the time,
+ * the count of other requests after it. */
 static char hard_line[2048];
 static size_t hard_line_len;
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 const char *lf_timeout_message(void)
 {
     return message;
-}
-
-int lf_timeout_expired(void)
-{
-    return t.expired;
 }
 
 static void write_all(int fd, const char *p, size_t n)
@@ -145,14 +159,66 @@ static void stamp(char *p)
     put_digits(p + 17, (long)(sec % 60), 2);
 }
 
+static const char bad_record[8] = {0}; /* as request.c's request_abort */
+
+/* The hard deadline ends the worker with other requests in flight: each
+ * gets its answer now, non-blocking (a 502 when nothing of its response
+ * left, else the record that cuts it), and its connection is shut.  How
+ * many. */
+static unsigned answer_others(void)
+{
+    unsigned n = 0;
+    for (lf_request_t *o = lf_request_inflight; o; o = o->next) {
+        int fd = o->conn ? o->conn->fd : -1;
+        if (o == t.r || fd < 0 || o->conn->id == 0)
+            continue;
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0)
+            fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+        /* Queued output may end mid-record: nothing more can follow it. */
+        if (!lf_fcgi_conn_pending(o->conn)) {
+            if (!o->headers_written) {
+                char copy[sizeof(resp502)];
+                memcpy(copy, resp502, resp502_len);
+                for (int i = 0; i < 3; i++) {
+                    copy[resp502_ids[i] + 2] = (char)(o->conn->id >> 8);
+                    copy[resp502_ids[i] + 3] = (char)o->conn->id;
+                }
+                write_all(fd, copy, resp502_len);
+            } else if (!o->end_sent) {
+                write_all(fd, bad_record, sizeof(bad_record));
+            }
+        }
+        shutdown(fd, SHUT_WR);
+        n++;
+    }
+    return n;
+}
+
 /* The hard deadline: answer for the handler and end the worker. */
 static void timeout_hard(void)
 {
-    static const char bad_record[8] = {0}; /* as request.c's request_abort */
     int fd = t.fd;
+    unsigned others = answer_others();
     if (hard_line_len > 0 && lf_log_level >= LF_LOG_ERR) {
+        char tail[96] = "; the worker exits, ";
+        size_t n = strlen(tail);
+        char digits[16];
+        int nd = 0;
+        unsigned v = others;
+        do {
+            digits[nd++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v && nd < (int)sizeof(digits));
+        while (nd > 0)
+            tail[n++] = digits[--nd];
+        const char *rest = " other requests in flight answered 502\n";
+        size_t rl = strlen(rest);
+        memcpy(tail + n, rest, rl);
+        n += rl;
         stamp(hard_line);
         write_all(lf_log_fd(), hard_line, hard_line_len);
+        write_all(lf_log_fd(), tail, n);
     }
     if (fd >= 0) {
         /* A web server that stopped reading (its socket buffer full)
@@ -160,7 +226,9 @@ static void timeout_hard(void)
         int fl = fcntl(fd, F_GETFL);
         if (fl >= 0)
             fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-        if (!t.sending) {
+        if (t.r && lf_fcgi_conn_pending(t.r->conn)) {
+            /* Queued output may end mid-record: nothing can follow it. */
+        } else if (!t.sending) {
             write_all(fd, resp504, resp504_len);
         } else if (!t.complete) {
             struct timespec pause = {0, 20 * 1000 * 1000}; /* see request_abort */
@@ -199,10 +267,7 @@ static void slowlog_hook(lua_State *L, lua_Debug *ar);
 /* The next deadline after now, counted from the request's start. */
 static void timeout_rearm(double at)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double left = at - ((double)(now.tv_sec - t.start.tv_sec) +
-                        (double)(now.tv_nsec - t.start.tv_nsec) / 1e9);
+    double left = at - (mono_now() - t.start);
     if (left < 1e-6)
         left = 1e-6;
     struct itimerval it;
@@ -253,10 +318,7 @@ static void slowlog_write(lf_request_t *r, const char *where)
                          r->conf->slowlog);
         }
     }
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double running = (double)(now.tv_sec - t.start.tv_sec) +
-                     (double)(now.tv_nsec - t.start.tv_nsec) / 1e9;
+    double running = mono_now() - r->mono_start;
     char esc[LF_REQUEST_LOG_TEXT];
     if (slowlog_fd < 0) {
         lf_log(LF_LOG_WARN, "slow request: running %.3f s, %s\n%s", running,
@@ -280,14 +342,16 @@ static void slowlog_write(lf_request_t *r, const char *where)
         write_all(slowlog_fd, "\n", 1);
     }
     lf_sb_count_slow();
-    t.slow_written = 1;
+    r->slow_written = 1;
+    if (r == t.r)
+        t.slow_written = 1;
 }
 
 /* Runs once the slowlog deadline passed: the traceback of where the
  * handler is now, then the hook goes. */
 static void slowlog_hook(lua_State *L, lua_Debug *ar)
 {
-    lf_request_t *r = lf_request_current;
+    lf_request_t *r = t.armed ? t.r : NULL;
     (void)ar;
     if (t.expired)
         return; /* the timeout's hook takes over */
@@ -309,16 +373,31 @@ static void slowlog_hook(lua_State *L, lua_Debug *ar)
     lua_pop(L, 1);
 }
 
-void lf_timeout_slow_check(lf_request_t *r)
+/* The request's coroutine is parked: its traceback shows where it waits. */
+static void slowlog_parked(lf_request_t *r)
 {
-    if (!t.slow_due || t.slow_written || r == NULL || r->co == NULL || t.expired)
-        return;
-    /* The handler's coroutine is suspended (in ngx.sleep): its traceback
-     * shows where it waits. */
     lua_State *L = r->vm->L;
     luaL_traceback(L, r->co, NULL, 0);
     slowlog_write(r, lua_tostring(L, -1));
     lua_pop(L, 1);
+}
+
+double lf_timeout_next(const lf_request_t *r)
+{
+    if (r->slow_secs > 0 && !r->slow_written)
+        return r->mono_start + r->slow_secs;
+    if (r->soft_secs > 0)
+        return r->mono_start + r->soft_secs;
+    return 0;
+}
+
+int lf_timeout_due(lf_request_t *r)
+{
+    double now = mono_now();
+    if (r->slow_secs > 0 && !r->slow_written && now >= r->mono_start + r->slow_secs - 1e-4 &&
+        r->co != NULL)
+        slowlog_parked(r);
+    return r->soft_secs > 0 && now >= r->mono_start + r->soft_secs - 1e-4;
 }
 
 void lf_timeout_reopen(void)
@@ -331,7 +410,7 @@ void lf_timeout_reopen(void)
 /* Runs at every Lua instruction once the timeout has passed. */
 static void timeout_hook(lua_State *L, lua_Debug *ar)
 {
-    lf_request_t *r = lf_request_current;
+    lf_request_t *r = t.armed ? t.r : NULL;
     (void)ar;
     if (!t.expired || !t.in_lua || r == NULL || r->co == NULL) {
         lf_sandbox_rehook(L); /* a late one: nothing to stop */
@@ -359,19 +438,21 @@ static void timeout_hook(lua_State *L, lua_Debug *ar)
     lua_error(L);
 }
 
-/* The prebuilt 504 response, once; the request id is patched per request. */
-static void timeout_build_504(void)
+/* A prebuilt error response (STDOUT with nginx's kind of page, an empty
+ * STDOUT, END_REQUEST), once; the request id is patched in per request. */
+static size_t timeout_build_response(int status, char *out, size_t ids[3])
 {
-    char page[512];
-    size_t plen = lf_request_error_html(504, page, sizeof(page));
-    static const char head[] = "Status: 504 Gateway Time-out\r\nContent-Type: text/html\r\n\r\n";
-    size_t clen = sizeof(head) - 1 + plen;
-    unsigned char *p = (unsigned char *)resp504;
+    char page[512], head[128];
+    size_t plen = lf_request_error_html(status, page, sizeof(page));
+    int hl = snprintf(head, sizeof(head), "Status: %d %s\r\nContent-Type: text/html\r\n\r\n", status,
+                      lf_request_status_reason(status));
+    size_t clen = (size_t)hl + plen;
+    unsigned char *p = (unsigned char *)out;
     size_t n = 0;
     const size_t lens[3] = {clen, 0, 8};
     const int types[3] = {6 /* FCGI_STDOUT */, 6, 3 /* FCGI_END_REQUEST */};
     for (int i = 0; i < 3; i++) {
-        resp504_ids[i] = n;
+        ids[i] = n;
         p[n] = 1;
         p[n + 1] = (unsigned char)types[i];
         p[n + 2] = p[n + 3] = 0;
@@ -380,15 +461,15 @@ static void timeout_build_504(void)
         p[n + 6] = p[n + 7] = 0;
         n += 8;
         if (i == 0) {
-            memcpy(p + n, head, sizeof(head) - 1);
-            memcpy(p + n + sizeof(head) - 1, page, plen);
+            memcpy(p + n, head, (size_t)hl);
+            memcpy(p + n + hl, page, plen);
             n += clen;
         } else if (i == 2) {
             memset(p + n, 0, 8); /* appStatus 0, FCGI_REQUEST_COMPLETE */
             n += 8;
         }
     }
-    resp504_len = n;
+    return n;
 }
 
 static void timeout_install(void)
@@ -400,7 +481,8 @@ static void timeout_install(void)
     sa.sa_handler = timeout_on_alarm;
     if (sigaction(SIGALRM, &sa, NULL) != 0)
         lf_log_errno(LF_LOG_ALERT, errno, "sigaction(SIGALRM) failed");
-    timeout_build_504();
+    resp504_len = timeout_build_response(504, resp504, resp504_ids);
+    resp502_len = timeout_build_response(502, resp502, resp502_ids);
     installed = 1;
 }
 
@@ -410,15 +492,13 @@ static void timeout_build_line(lf_request_t *r)
     char esc[LF_REQUEST_LOG_TEXT];
     int n = snprintf(hard_line, sizeof(hard_line),
                      "0000/00/00 00:00:00 [error] %ld#0: *%llu lua entry thread killed: %s, still "
-                     "running %g s later (a JIT-compiled loop or C code), %s; the worker exits\n",
+                     "running %g s later (a JIT-compiled loop or C code), %s",
                      (long)getpid(), r->number, message, LF_TIMEOUT_GRACE,
                      lf_request_log_text(r, esc, sizeof(esc)));
     if (n < 0)
         n = 0;
-    if ((size_t)n >= sizeof(hard_line)) {
+    if ((size_t)n >= sizeof(hard_line))
         n = sizeof(hard_line) - 1;
-        hard_line[n - 1] = '\n';
-    }
     hard_line_len = (size_t)n;
 }
 
@@ -428,34 +508,39 @@ void lf_timeout_arm(lf_request_t *r)
     double slow = r->conf->slowlog_timeout;
     if (slow > 0 && secs > 0 && slow >= secs)
         slow = 0; /* the timeout's own log line comes first */
-    if (secs <= 0 && slow <= 0)
-        return;
-    if (!installed)
+    r->slow_secs = slow > 0 ? slow : 0;
+    r->soft_secs = secs > 0 ? secs : 0;
+    r->slow_written = 0;
+    r->mono_start = mono_now();
+    if ((secs > 0 || slow > 0) && !installed)
         timeout_install();
-    snprintf(message, sizeof(message), "request timed out after %g s", secs);
-    time_t now = time(NULL);
-    struct tm tm;
-    t.gmtoff = localtime_r(&now, &tm) ? tm.tm_gmtoff : 0;
-    for (int i = 0; i < 3; i++) {
-        resp504[resp504_ids[i] + 2] = (char)(r->conn->id >> 8);
-        resp504[resp504_ids[i] + 3] = (char)r->conn->id;
+}
+
+/* Set the timer for the next deadline of the request that runs now. */
+static void timeout_start_timer(void)
+{
+    double elapsed = mono_now() - t.start;
+    double at;
+    if (t.slow_secs > 0 && !t.slow_written && elapsed < t.slow_secs) {
+        t.phase = PHASE_SLOW;
+        at = t.slow_secs;
+    } else if (t.soft_secs > 0) {
+        t.phase = PHASE_SOFT;
+        at = t.soft_secs;
+        if (t.slow_secs > 0 && !t.slow_written)
+            t.slow_due = 1; /* passed while it was parked, not yet written */
+    } else {
+        if (t.slow_secs > 0 && !t.slow_written)
+            t.slow_due = 1;
+        return;
     }
-    timeout_build_line(r);
-    t.L = r->vm->L;
-    t.fd = r->conn->fd;
-    t.expired = t.in_lua = t.sending = t.complete = 0;
-    t.slow_due = t.slow_written = 0;
-    t.slow_secs = slow;
-    t.soft_secs = secs > 0 ? secs : 0;
-    t.phase = slow > 0 ? PHASE_SLOW : PHASE_SOFT;
-    clock_gettime(CLOCK_MONOTONIC, &t.start);
-    t.armed = 1;
-    /* One timer, re-armed by the handler for each next deadline. */
-    double first = slow > 0 ? slow : secs;
+    double left = at - elapsed;
+    if (left < 1e-6)
+        left = 1e-6;
     struct itimerval it;
     memset(&it, 0, sizeof(it));
-    it.it_value.tv_sec = (time_t)first;
-    it.it_value.tv_usec = (suseconds_t)((first - (double)it.it_value.tv_sec) * 1e6);
+    it.it_value.tv_sec = (time_t)left;
+    it.it_value.tv_usec = (suseconds_t)((left - (double)it.it_value.tv_sec) * 1e6);
     if (it.it_value.tv_sec == 0 && it.it_value.tv_usec == 0)
         it.it_value.tv_usec = 1;
     if (setitimer(ITIMER_REAL, &it, NULL) != 0) {
@@ -465,10 +550,52 @@ void lf_timeout_arm(lf_request_t *r)
     }
 }
 
-int lf_timeout_disarm(void)
+int lf_timeout_enter(lf_request_t *r)
 {
-    if (!t.armed)
+    if (r->soft_secs <= 0 && (r->slow_secs <= 0 || r->slow_written))
         return 0;
+    if (r->soft_secs > 0 && mono_now() - r->mono_start >= r->soft_secs)
+        return -1;
+    if (r->number != t.line_for) {
+        /* Once per request: the answers the hard deadline would give. */
+        time_t now = time(NULL);
+        struct tm tm;
+        t.gmtoff = localtime_r(&now, &tm) ? tm.tm_gmtoff : 0;
+        snprintf(message, sizeof(message), "request timed out after %g s", r->soft_secs);
+        timeout_build_line(r);
+        t.line_for = r->number;
+    }
+    for (int i = 0; i < 3; i++) {
+        resp504[resp504_ids[i] + 2] = (char)(r->conn->id >> 8);
+        resp504[resp504_ids[i] + 3] = (char)r->conn->id;
+    }
+    t.r = r;
+    t.L = r->vm->L;
+    t.fd = r->conn->fd;
+    t.expired = 0;
+    t.sending = r->headers_written;
+    t.complete = r->end_sent;
+    t.slow_due = 0;
+    t.slow_written = r->slow_written;
+    t.slow_secs = r->slow_secs;
+    t.soft_secs = r->soft_secs;
+    t.start = r->mono_start;
+    t.armed = 1;
+    timeout_start_timer();
+    t.in_lua = 1;
+    /* The slowlog deadline passed while it was parked: the traceback is
+     * taken as soon as the handler runs. */
+    if (t.armed && t.slow_due && !t.slow_written)
+        lua_sethook(t.L, slowlog_hook, LUA_MASKCOUNT, 1);
+    return 0;
+}
+
+int lf_timeout_leave(lf_request_t *r, int finished)
+{
+    if (!t.armed || t.r != r) {
+        t.in_lua = 0;
+        return 0;
+    }
     struct itimerval off;
     memset(&off, 0, sizeof(off));
     setitimer(ITIMER_REAL, &off, NULL);
@@ -478,36 +605,18 @@ int lf_timeout_disarm(void)
     int expired = t.expired;
     if (expired || t.slow_due)
         lf_sandbox_rehook(t.L);
-    if (t.slow_due && !t.slow_written && !expired && lf_request_current)
-        slowlog_write(lf_request_current,
-                      "(no Lua traceback: the handler was in C code or a JIT-compiled loop "
-                      "from the slowlog deadline to its end)");
+    if (finished && t.slow_due && !t.slow_written && !expired)
+        slowlog_write(r, "(no Lua traceback: the handler was in C code or a JIT-compiled loop "
+                         "from the slowlog deadline to its end)");
     t.expired = 0;
     t.slow_due = 0;
+    t.r = NULL;
     return expired;
 }
 
-int lf_timeout_enter_lua(void)
+int lf_timeout_expired(void)
 {
-    t.in_lua = 1;
-    if (t.expired) {
-        t.in_lua = 0;
-        return -1;
-    }
-    /* The slowlog deadline passed outside Lua (in ngx.sleep, say): the
-     * traceback is taken as soon as the handler runs again. */
-    if (t.slow_due && !t.slow_written)
-        lua_sethook(t.L, slowlog_hook, LUA_MASKCOUNT, 1);
-    return 0;
-}
-
-void lf_timeout_leave_lua(void)
-{
-    t.in_lua = 0;
-    /* Set by a signal that came while inside: Lua code outside the
-     * handler's run (error handling, the next request) must not meet it. */
-    if (t.expired || t.slow_due)
-        lf_sandbox_rehook(t.L);
+    return t.expired;
 }
 
 void lf_timeout_sending(int last)

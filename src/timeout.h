@@ -11,21 +11,25 @@
  * replaces it). */
 #define LF_EXIT_TIMEOUT 3
 
-/* Start the request's clock (nothing when --request-timeout is 0). */
+/* Start the request's clock (its deadlines from --request-timeout and
+ * --slowlog-timeout; nothing is armed yet). */
 void lf_timeout_arm(lf_request_t *r);
-/* Stop it; 1 when the timeout had passed.  No signal comes after this. */
-int lf_timeout_disarm(void);
-/* Has the timeout passed? */
-int lf_timeout_expired(void);
 /* Around each lua_resume of the request's coroutine: while inside, the
- * timeout stops Lua code with a hook.  enter returns -1 (and does not
- * enter) once the timeout has passed. */
-int lf_timeout_enter_lua(void);
-void lf_timeout_leave_lua(void);
+ * one interval timer serves this request's next deadline, and the timeout
+ * stops Lua code with a hook.  enter returns -1 (and does not enter) once
+ * the timeout has passed; leave returns 1 when it passed inside (finished:
+ * the handler is done, so a slowlog entry still due is written). */
+int lf_timeout_enter(lf_request_t *r);
+int lf_timeout_leave(lf_request_t *r, int finished);
+/* Has the timeout of the request that runs now passed? */
+int lf_timeout_expired(void);
 /* Response bytes are about to leave (last: the response is complete). */
 void lf_timeout_sending(int last);
-/* Outside Lua (ngx.sleep's wait): write a slowlog entry that fell due. */
-void lf_timeout_slow_check(lf_request_t *r);
+/* While the request is parked: when its next deadline is (monotonic
+ * seconds, 0 = none), and what to do when it came: a slowlog entry with
+ * the parked coroutine's traceback; 1 when the timeout passed. */
+double lf_timeout_next(const lf_request_t *r);
+int lf_timeout_due(lf_request_t *r);
 /* SIGUSR1: the slowlog file is opened again at its next entry. */
 void lf_timeout_reopen(void);
 /* "request timed out after N s" */

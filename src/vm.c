@@ -302,6 +302,21 @@ void lf_vm_close(lf_vm_t *vm)
     free(vm);
 }
 
+void lf_vm_retire(lf_vm_t *vm)
+{
+    if (vm == NULL)
+        return;
+    vm->retired = 1;
+    if (vm->refs == 0)
+        lf_vm_close(vm);
+}
+
+void lf_vm_release(lf_vm_t *vm)
+{
+    if (vm && --vm->refs == 0 && vm->retired)
+        lf_vm_close(vm);
+}
+
 /* A binary chunk (luajit -b) cannot be wrapped: its factory keeps the
  * bytecode (upvalue 1, checked when it was first loaded; upvalue 2 the
  * chunk name) and loads it again for each request, so that every request

@@ -16,11 +16,18 @@ typedef struct {
     size_t heap_cap;  /* a sandboxed request's limit on heap, 0 = none */
     double revalidate;        /* --revalidate, < 0 = never */
     double modules_checked;   /* when its modules' files were last checked */
+    unsigned refs;            /* requests in flight in it */
+    unsigned retired : 1;     /* closed when the last of them ends */
 } lf_vm_t;
 
 /* A ready VM (libraries, ngx, package paths); NULL with errbuf set. */
 lf_vm_t *lf_vm_new(const lf_conf_t *conf, char *errbuf, size_t errlen);
 void lf_vm_close(lf_vm_t *vm);
+/* A VM no new request goes to (replaced by --revalidate, or made for one
+ * request in development mode): closed now, or when the last request in
+ * it ends (lf_vm_release). */
+void lf_vm_retire(lf_vm_t *vm);
+void lf_vm_release(lf_vm_t *vm);
 
 /* A VM ready to serve: lf_vm_new, then the --init script (phase "init")
  * and, with --preload, every handler under root compiled.  NULL with

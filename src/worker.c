@@ -1,6 +1,7 @@
-/* worker.c - the keepalive-safe accept loop (design.md point 6): poll the
- * listening socket and every idle kept-alive connection together, and
- * serve whichever has a request, so no connection stalls behind another. */
+/* worker.c - a worker's event loop (design.md point 6): the listening
+ * socket, every connection, idle kept-alive ones included, and the
+ * requests in flight on them, in one epoll loop, so no connection stalls
+ * behind another and a request that waits holds only itself. */
 #include "config.h"
 
 #include <errno.h>
@@ -41,6 +42,9 @@ typedef struct lf_wconn {
     lf_fcgi_conn_t conn;
     lf_io_t io;
     lf_timer_t read_timer;
+    lf_request_t *req;             /* the request in flight on it, or NULL */
+    double sb_started;             /* its scoreboard start */
+    int sb_entry;                  /* and its entry there */
     struct lf_wconn *next_free;
     struct lf_worker *w;
 } lf_wconn_t;
@@ -63,7 +67,6 @@ typedef struct lf_worker {
 
 static volatile sig_atomic_t quit_requested;   /* QUIT: finish, then exit */
 static volatile sig_atomic_t reopen_requested; /* USR1 */
-static volatile sig_atomic_t in_request;
 static int worker_id_value;
 static int worker_count_value = 1;
 
@@ -82,9 +85,9 @@ static void worker_on_signal(int signo)
     switch (signo) {
     case SIGTERM:
     case SIGINT:
-        /* Stop now: a request in flight is abandoned (the web server
+        /* Stop now: requests in flight are abandoned (the web server
          * answers 502), an idle worker leaves through the loop. */
-        if (in_request) {
+        if (lf_request_inflight != NULL) {
             lf_body_unlink_on_kill();
             _exit(0);
         }
@@ -108,8 +111,8 @@ void lf_worker_signals_install(void)
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sigemptyset(&sa.sa_mask);
-    /* SA_RESTART: libfcgi does not retry a read cut by a signal; poll is
-     * interrupted regardless, which is how the loop sees the flags. */
+    /* SA_RESTART: epoll_wait is interrupted regardless, which is how the
+     * loop sees the flags. */
     sa.sa_flags = SA_RESTART;
     sa.sa_handler = worker_on_signal;
     for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
@@ -142,9 +145,10 @@ static lf_vm_t *worker_new_vm(const lf_conf_t *conf, const lf_root_t *root, char
     return vm;
 }
 
-/* --revalidate: a module file changed, so the whole VM is replaced
- * between two requests (module state, upvalues and FFI definitions are
- * never half-swapped); a new VM that fails keeps the old one. */
+/* --revalidate: a module file changed, so the whole VM is replaced for
+ * new requests (module state, upvalues and FFI definitions are never
+ * half-swapped) while the requests in flight finish in the old one, which
+ * is closed after the last; a new VM that fails keeps the old one. */
 static void worker_revalidate_modules(lf_vm_t **vmp, const lf_worker_args_t *a)
 {
     char which[PATH_MAX], err[2048];
@@ -167,11 +171,13 @@ static void worker_revalidate_modules(lf_vm_t **vmp, const lf_worker_args_t *a)
         lf_vm_modules_accept(*vmp);
         return;
     }
-    lf_vm_close(*vmp);
+    unsigned left = (*vmp)->refs;
+    lf_vm_retire(*vmp);
     *vmp = fresh;
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    lf_log(LF_LOG_NOTICE, "module %s changed: Lua VM replaced in %.1f ms", which,
-           (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+    lf_log(LF_LOG_NOTICE, "module %s changed: Lua VM replaced in %.1f ms%s", which,
+           (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+           left ? " (the requests in flight finish in the old one)" : "");
 }
 
 /* Whether the worker takes new connections: not when stopping, not at
@@ -245,38 +251,82 @@ static void worker_conn_failed(const lf_fcgi_conn_t *c)
         lf_log_errno(LF_LOG_INFO, c->err, "FastCGI connection closed");
 }
 
-/* Serve the request now complete on a connection (to its end: a worker
- * runs one request at a time). */
-static void worker_serve_request(lf_worker_t *w, lf_fcgi_conn_t *c)
+static void worker_conn_process(lf_wconn_t *wc, uint32_t events);
+static void worker_conn_release(lf_worker_t *w, lf_wconn_t *wc);
+
+/* The status page, in place of a Lua handler. */
+static void worker_respond_page(lf_request_t *r, void *data)
 {
-    const lf_worker_args_t *a = w->a;
-    int page = lf_status_request_page(c, a->conf);
-    lf_sb_request_begin(lf_fcgi_conn_param(c, "REQUEST_METHOD", 14),
-                        lf_fcgi_conn_param(c, "REQUEST_URI", 11),
-                        page ? "-" : lf_fcgi_conn_param(c, "SCRIPT_FILENAME", 15));
-    in_request = 1;
-    if (page) {
-        /* The page counts as a request, as php-fpm's does. */
-        lf_status_serve(c, page, a->listen->fd);
-        lf_sb_request_end(w->vm ? w->vm->heap : 0);
-        in_request = 0;
-        w->served++;
+    lf_wconn_t *wc = data;
+    lf_status_respond(r, lf_status_request_page(&wc->conn, wc->w->a->conf), wc->w->a->listen->fd);
+}
+
+/* A request that was in flight is over: the connection takes the next. */
+static void worker_request_done(lf_request_t *r, void *data)
+{
+    lf_wconn_t *wc = data;
+    lf_worker_t *w = wc->w;
+    (void)r;
+    wc->req = NULL;
+    lf_sb_request_end(w->vm ? w->vm->heap : 0, wc->sb_started, wc->sb_entry);
+    w->served++;
+    if (wc->conn.fd < 0) {
+        worker_conn_release(w, wc);
         return;
     }
-    worker_revalidate_modules(&w->vm, a);
-    lf_vm_t *fresh = NULL;
-    if (w->vm == NULL) {
-        /* Development mode: a new VM for every request, init scripts too. */
-        char err[2048];
-        fresh = worker_new_vm(a->conf, NULL, err, sizeof(err));
-        if (fresh == NULL)
-            lf_log(LF_LOG_ERR, "%s", err);
+    if (lf_io_watch(&w->loop, &wc->io, EPOLLIN | EPOLLRDHUP) != 0) {
+        lf_log_errno(LF_LOG_ERR, errno, "epoll_ctl() of a FastCGI connection failed");
+        worker_conn_release(w, wc);
+        return;
     }
-    lf_request_serve(c, w->vm ? w->vm : fresh, a->conf, a->root);
-    lf_sb_request_end(w->vm ? w->vm->heap : fresh ? fresh->heap : 0);
-    lf_vm_close(fresh);
-    in_request = 0;
+    /* Pipelined requests already read come next. */
+    if (lf_fcgi_conn_buffered(&wc->conn))
+        worker_conn_process(wc, 0);
+    else if (lf_fcgi_conn_partial(&wc->conn))
+        lf_timer_start(&w->loop, &wc->read_timer, w->a->conf->read_timeout);
+}
+
+/* Start the request now complete on a connection: 1 when it is in flight
+ * (worker_request_done follows), 0 when it is over already. */
+static int worker_serve_request(lf_worker_t *w, lf_wconn_t *wc)
+{
+    const lf_worker_args_t *a = w->a;
+    lf_fcgi_conn_t *c = &wc->conn;
+    int page = lf_status_request_page(c, a->conf);
+    wc->sb_started = lf_sb_now();
+    wc->sb_entry = lf_sb_request_begin(lf_fcgi_conn_param(c, "REQUEST_METHOD", 14),
+                                       lf_fcgi_conn_param(c, "REQUEST_URI", 11),
+                                       page ? "-" : lf_fcgi_conn_param(c, "SCRIPT_FILENAME", 15),
+                                       wc->sb_started);
+    lf_request_env_t env = {
+        .conn = c, .io = &wc->io, .loop = &w->loop, .conf = a->conf, .root = a->root,
+        .done = worker_request_done, .data = wc,
+    };
+    if (page) {
+        /* The page counts as a request, as php-fpm's does. */
+        env.respond = worker_respond_page;
+        env.vm = NULL;
+    } else {
+        worker_revalidate_modules(&w->vm, a);
+        env.vm = w->vm;
+        if (w->vm == NULL) {
+            /* Development mode: a new VM for every request, init scripts
+             * too, closed when the request ends. */
+            char err[2048];
+            env.vm = worker_new_vm(a->conf, NULL, err, sizeof(err));
+            if (env.vm == NULL)
+                lf_log(LF_LOG_ERR, "%s", err);
+            else
+                env.vm->retired = 1;
+        }
+    }
+    if (lf_request_start(&env)) {
+        wc->req = lf_request_inflight; /* the newest is first */
+        return 1;
+    }
+    lf_sb_request_end(w->vm ? w->vm->heap : 0, wc->sb_started, wc->sb_entry);
     w->served++;
+    return 0;
 }
 
 /* A request whose web server is gone is not run (under overload every
@@ -312,12 +362,13 @@ static void worker_conn_release(lf_worker_t *w, lf_wconn_t *wc)
     lf_sb_set_connections((uint32_t)w->nconns);
 }
 
-/* A connection is readable: read what came and serve each request that is
- * complete (pipelined ones in order), until it would block. */
-static void worker_conn_ready(lf_loop_t *loop, void *data, uint32_t events)
+/* Read what came on a connection and serve each request that is
+ * complete (pipelined ones in order), until it would block or a request
+ * stays in flight. */
+static void worker_conn_process(lf_wconn_t *wc, uint32_t events)
 {
-    lf_wconn_t *wc = data;
     lf_worker_t *w = wc->w;
+    lf_loop_t *loop = &w->loop;
     lf_fcgi_conn_t *c = &wc->conn;
     for (;;) {
         int rc = lf_fcgi_conn_read_request(c);
@@ -339,7 +390,8 @@ static void worker_conn_ready(lf_loop_t *loop, void *data, uint32_t events)
             worker_conn_release(w, wc);
             return;
         }
-        worker_serve_request(w, c);
+        if (worker_serve_request(w, wc))
+            return; /* in flight: worker_request_done goes on from here */
         if (c->fd < 0) {
             /* The request closed it (no keep-alive, or out of step). */
             worker_conn_release(w, wc);
@@ -348,6 +400,13 @@ static void worker_conn_ready(lf_loop_t *loop, void *data, uint32_t events)
         if (worker_stopping(w) && !lf_fcgi_conn_buffered(c))
             break;
     }
+    /* Replies the web server has not read yet leave when it does. */
+    uint32_t want = EPOLLIN | EPOLLRDHUP | (lf_fcgi_conn_pending(c) ? EPOLLOUT : 0);
+    if (lf_io_watch(loop, &wc->io, want) != 0) {
+        lf_log_errno(LF_LOG_ERR, errno, "epoll_ctl() of a FastCGI connection failed");
+        worker_conn_release(w, wc);
+        return;
+    }
     /* Half a request may wait for its rest, but not for ever. */
     if (lf_fcgi_conn_partial(c))
         lf_timer_start(loop, &wc->read_timer, w->a->conf->read_timeout);
@@ -355,11 +414,29 @@ static void worker_conn_ready(lf_loop_t *loop, void *data, uint32_t events)
         lf_timer_stop(loop, &wc->read_timer);
 }
 
+static void worker_conn_ready(lf_loop_t *loop, void *data, uint32_t events)
+{
+    lf_wconn_t *wc = data;
+    (void)loop;
+    if (wc->req) {
+        lf_request_io(wc->req, events);
+        return;
+    }
+    if (lf_fcgi_conn_pending(&wc->conn) && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) &&
+        lf_fcgi_conn_send_pending(&wc->conn) < 0) {
+        worker_conn_failed(&wc->conn);
+        worker_conn_release(wc->w, wc);
+        return;
+    }
+    worker_conn_process(wc, events);
+}
+
 /* Connections where a request has begun to arrive. */
 static int worker_partial_requests(const lf_worker_t *w)
 {
     for (size_t i = 0; i < w->max_conns; i++)
-        if (w->conns[i].conn.fd >= 0 && lf_fcgi_conn_partial(&w->conns[i].conn))
+        if (w->conns[i].conn.fd >= 0 && w->conns[i].req == NULL &&
+            lf_fcgi_conn_partial(&w->conns[i].conn))
             return 1;
     return 0;
 }
@@ -368,6 +445,8 @@ static void worker_read_timeout(lf_loop_t *loop, void *data)
 {
     lf_wconn_t *wc = data;
     (void)loop;
+    if (wc->req)
+        return; /* a request is in flight: its own timers run */
     lf_log(LF_LOG_INFO, "FastCGI connection closed: no more of its request for %g s (--read-timeout)",
            wc->w->a->conf->read_timeout);
     worker_conn_release(wc->w, wc);
@@ -528,9 +607,7 @@ int lf_worker_run(const lf_worker_args_t *a)
     worker_raise_nofile(w->max_conns);
     for (size_t i = w->max_conns; i-- > 0;) {
         lf_wconn_t *wc = &w->conns[i];
-        lf_fcgi_conn_init(&wc->conn, (unsigned)w->max_conns, (int)(conf->read_timeout * 1000),
-                          (int)(conf->send_timeout * 1000));
-        wc->conn.interrupted = lf_timeout_expired;
+        lf_fcgi_conn_init(&wc->conn, (unsigned)w->max_conns);
         lf_timer_init(&wc->read_timer, worker_read_timeout, wc);
         wc->w = w;
         wc->next_free = w->free_conns;
@@ -572,14 +649,17 @@ int lf_worker_run(const lf_worker_args_t *a)
             if (stop_at == 0)
                 stop_at = lf_loop_update_time(&w->loop) + LF_STOP_PARTIAL_WAIT;
             partial = worker_partial_requests(w) && lf_loop_now(&w->loop) < stop_at;
-            wait = partial ? 0.05 : 0;
+            /* Requests in flight finish (the master bounds a graceful
+             * stop); so do requests that have begun to arrive, for a
+             * while. */
+            wait = partial ? 0.05 : lf_request_inflight_count > 0 ? -1 : 0;
         }
         int ready = lf_loop_run_once(&w->loop, wait);
         if (ready < 0 && errno != EINTR) {
             lf_log_errno(LF_LOG_ALERT, errno, "epoll_wait() failed");
             break;
         }
-        if (ready == 0 && stopping && !partial)
+        if (ready == 0 && stopping && !partial && lf_request_inflight_count == 0)
             break;
     }
 

@@ -291,20 +291,48 @@ is_asan() {
     [ "$STATUS" = 200 ]
 }
 
+@test "--request-timeout: a request parked on a web server that stopped reading ends at its deadline, the worker serves on" {
+    serve on --workers 1 --request-timeout 1
+    local before i
+    before=$(worker_pid)
+    # The handler's output fills the socket buffers and the output queue:
+    # ngx.print parks the request, the worker serves others meanwhile.
+    python3 "$WORK/stalled.py" "$LF_ADDR" "$WORK/root/flood.lua" 3>&- &
+    echo $! >>"$WORK/extra.pids"
+    sleep 0.3
+    get /pid.lua
+    [ "$STATUS" = 200 ]
+    [ "$MS" -lt 500 ]
+    for ((i = 0; i < 60; i++)); do
+        new_log | grep -q "flood.lua:6: in function.*script: $WORK/root/flood.lua" && break
+        sleep 0.05
+    done
+    # Where it waited, as OpenResty's traceback shows it.
+    new_log | grep -q "lua entry thread aborted: request timed out after 1 s"
+    new_log | grep -q "in function 'print'"
+    new_log | grep -q "flood.lua:6: in function.*script: $WORK/root/flood.lua"
+    # Its memory is bounded: the queue holds 512 KiB, not 256 MB.
+    local rss
+    rss=$(awk '/^VmRSS/ {print $2}' "/proc/$before/status")
+    echo "worker RSS $rss KiB"
+    [ "$rss" -lt 65536 ]
+    [ "$(worker_pid)" = "$before" ]
+}
+
 @test "--request-timeout: the hard deadline does not wait for a web server that stopped reading" {
     serve on --workers 1 --request-timeout 1
     local before i
     before=$(worker_pid)
-    # The handler's output fills the socket buffers: the worker blocks in
-    # write(2) when the hard deadline comes.
-    python3 "$WORK/stalled.py" "$LF_ADDR" "$WORK/root/flood.lua" 3>&- &
+    # The handler's output fills the socket buffers, then it loops where
+    # no hook runs: the hard deadline comes with output queued.
+    python3 "$WORK/stalled.py" "$LF_ADDR" "$WORK/root/flood_jit.lua" 3>&- &
     echo $! >>"$WORK/extra.pids"
     # timeout 1 s + grace 1 s + at most 1 s reading what the client sends.
     for ((i = 0; i < 100; i++)); do
         new_log | grep -q "worker 0 (pid $before) exited with code 3" && break
         sleep 0.05
     done
-    new_log | grep -q "lua entry thread killed: request timed out after 1 s.*script: $WORK/root/flood.lua"
+    new_log | grep -q "lua entry thread killed: request timed out after 1 s.*script: $WORK/root/flood_jit.lua"
     new_log | grep -q "worker 0 (pid $before) exited with code 3"
     [ "$(worker_pid)" != "$before" ]
 }

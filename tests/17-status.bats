@@ -67,9 +67,13 @@ field() {
     after=$(field 'accepted conn')
     # 400 + 3 mid-load reads + this read.
     [ $((after - before)) -eq 404 ]
-    [ "$(field 'max active processes')" = 2 ]
-    # While loaded, both workers were busy.
-    grep -q '^active processes: *2$' "$WORK"/mid*
+    # A worker holds many sleeping requests at once, so one may have
+    # taken them all: at least one was active while loaded, never more
+    # than the two there are.
+    local max
+    max=$(field 'max active processes')
+    [ "$max" -ge 1 ] && [ "$max" -le 2 ]
+    grep -qE '^active processes: *[12]$' "$WORK"/mid*
     [ "$(field 'active processes')" = 1 ]
 }
 

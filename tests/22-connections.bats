@@ -117,17 +117,18 @@ hold() {
     start_luafpm --workers 1 --status-path /status
     echo "$LF_PID" >>"$WORK/extra.pids"
     local addr=$LF_ADDR mark="$WORK/marker.ran"
-    # The worker is busy (ngx.sleep holds it) while the request arrives
-    # and its connection closes, as nginx does when it gives up.
+    # The worker is busy (a CPU-bound handler holds it; ngx.sleep would
+    # not) while the request arrives and its connection closes, as nginx
+    # does when it gives up.
     python3 "$TESTS_DIR/lib/fcgi_client.py" "$addr" --timeout 10 \
-        --param SCRIPT_FILENAME="$WORK/root/slow.lua" --param REQUEST_URI=/slow \
+        --param SCRIPT_FILENAME="$WORK/root/busy.lua" --param REQUEST_URI=/busy \
         --param QUERY_STRING=s=1 >"$WORK/slow.out" &
     local slow=$!
     sleep 0.3
     run python3 "$ATTACK" "$addr" "$WORK/root/marker.lua" send_and_go "f=$mark"
     [ "$output" = sent ]
     wait "$slow"
-    grep -q slept "$WORK/slow.out"
+    grep -q busy "$WORK/slow.out"
     local i
     for i in $(seq 30); do
         grep -q 'not run: the web server closed its connection' "$WORK/luafpm.log" && break
@@ -177,6 +178,13 @@ answered_beside() {
     echo "$LF_PID" >>"$WORK/extra.pids"
     local addr=$LF_ADDR
     answered_beside "$addr" body.lua stall_body
+    # The neighbour was answered at once; the stalled body ends its own
+    # request after the second --read-timeout gives it.
+    local i
+    for i in $(seq 50); do
+        grep -q 'reading the request body failed (110: Connection timed out)' "$WORK/luafpm.log" && break
+        sleep 0.1
+    done
     grep -q 'reading the request body failed (110: Connection timed out)' "$WORK/luafpm.log"
 }
 

@@ -312,6 +312,24 @@ def case_stall_body(addr, script, arg):
     time.sleep(float(arg or 5))
 
 
+def case_trickle_body(addr, script, arg):
+    """A POST of 1000 bytes sent 100 at a time over ARG s (2 by default),
+    then its response read: prints "status <s>" and the body."""
+    total = float(arg or 2)
+    c = Conn(addr, timeout=total + 20)
+    params = pairs([(b"SCRIPT_FILENAME", script.encode()), (b"REQUEST_METHOD", b"POST"),
+                    (b"REQUEST_URI", b"/trickle"), (b"CONTENT_LENGTH", b"1000")])
+    c.send(begin() + record(PARAMS, params) + record(PARAMS, b""))
+    say("holding")
+    for _ in range(10):
+        time.sleep(total / 10)
+        c.send(record(STDIN, b"y" * 100))
+    c.send(record(STDIN, b""))
+    out, status = c.response()
+    say("status", status)
+    say(body_of(out))
+
+
 def case_no_read(addr, script, arg):
     """A request whose response is never read (a tiny receive buffer)."""
     host, port = addr.rsplit(":", 1)

@@ -1,5 +1,6 @@
--- Megabytes of output to a web server that does not read them: the worker
--- blocks in write(2), where no hook runs (the hard deadline).
+-- Megabytes of output to a web server that does not read them: past the
+-- output queue's bound ngx.print parks the request (the worker serves
+-- others), until its --request-timeout.
 local chunk = string.rep("x", 1024 * 1024)
 for _ = 1, 256 do
     ngx.print(chunk)

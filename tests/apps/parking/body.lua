@@ -1,0 +1,3 @@
+ngx.req.read_body()
+local data = ngx.req.get_body_data() or ""
+ngx.say("read ", #data, " bytes")

@@ -1,0 +1,1 @@
+ngx.say("hello ", ngx.var.request_uri)
