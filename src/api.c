@@ -9,6 +9,7 @@
 #include <lauxlib.h>
 
 #include "api.h"
+#include "timer.h"
 #include "log.h"
 #include "scoreboard.h"
 #include "worker.h"
@@ -17,11 +18,19 @@
 
 const char *lf_api_phase = "init";
 
-lf_request_t *lf_api_request(lua_State *L)
+lf_request_t *lf_api_context(lua_State *L)
 {
     lf_request_t *r = lf_request_current;
     if (r == NULL)
         luaL_error(L, "API disabled in the context of %s", lf_api_phase);
+    return r;
+}
+
+lf_request_t *lf_api_request(lua_State *L)
+{
+    lf_request_t *r = lf_api_context(L);
+    if (r->is_timer)
+        luaL_error(L, "API disabled in the context of ngx.timer");
     return r;
 }
 
@@ -47,7 +56,7 @@ static int api_ngx_index(lua_State *L)
     if (len == 6 && memcmp(key, "status", 6) == 0)
         return lf_api_status_get(L, lf_api_request(L));
     if (len == 3 && memcmp(key, "ctx", 3) == 0) {
-        api_push_ctx(L, lf_api_request(L));
+        api_push_ctx(L, lf_api_context(L));
         return 1;
     }
     if (len == 12 && memcmp(key, "headers_sent", 12) == 0) {
@@ -150,7 +159,7 @@ static int api_worker_pids(lua_State *L)
 
 static int api_worker_exiting(lua_State *L)
 {
-    lua_pushboolean(L, 0);
+    lua_pushboolean(L, lf_timers_exiting());
     return 1;
 }
 
@@ -173,7 +182,8 @@ static void api_worker_init(lua_State *L)
  * --init script, module loading) or "init_worker". */
 static int api_get_phase(lua_State *L)
 {
-    lua_pushstring(L, lf_request_current ? "content" : lf_api_phase);
+    lua_pushstring(L, lf_request_current ? (lf_request_current->is_timer ? "timer" : "content")
+                                         : lf_api_phase);
     return 1;
 }
 
@@ -232,6 +242,8 @@ void lf_api_init(lua_State *L, const lf_conf_t *conf)
     lf_api_string_init(L);
     lf_api_time_init(L);
     lf_api_coroutine_init(L);
+    lf_api_thread_init(L);
+    lf_api_timer_init(L);
 
     lua_createtable(L, 0, 2);                        /* sp: ngx, mt */
     lua_pushcfunction(L, api_ngx_index);

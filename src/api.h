@@ -19,6 +19,8 @@ void lf_api_log_init(lua_State *L);
 void lf_api_string_init(lua_State *L);
 void lf_api_time_init(lua_State *L);
 void lf_api_coroutine_init(lua_State *L);
+void lf_api_thread_init(lua_State *L);
+void lf_api_timer_init(lua_State *L);
 
 /* Refresh the cached clock of ngx.time/ngx.now (at each request start). */
 void lf_api_time_update(void);
@@ -47,8 +49,12 @@ void lf_api_add_header_value(lua_State *L, int t);
 /* Outside a request: "init" or "init_worker" (ngx.get_phase). */
 extern const char *lf_api_phase;
 
-/* The current request, or a Lua error naming the context (e.g. init). */
+/* The current request, or a Lua error naming the context (init, or
+ * ngx.timer: a timer has no request of its own to read or answer). */
 lf_request_t *lf_api_request(lua_State *L);
+/* The same, a timer's included (what a timer may call: ngx.sleep,
+ * ngx.thread, ngx.timer, ngx.exit, ngx.ctx). */
+lf_request_t *lf_api_context(lua_State *L);
 
 /* An output call after a HEAD response's headers or ngx.eof: pushes
  * nil and OpenResty's reason ("header only", "seen eof") and returns 2;

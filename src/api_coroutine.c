@@ -45,7 +45,7 @@ static int api_sleep(lua_State *L)
     int n = lua_gettop(L);
     if (n != 1)
         return luaL_error(L, "attempt to pass %d arguments, but accepted 1", n);
-    lf_request_t *r = lf_api_request(L);
+    lf_request_t *r = lf_api_context(L);
     /* Whole milliseconds, as lua-nginx-module counts (and says) them. */
     lua_Number ms = luaL_checknumber(L, 1) * 1000;
     if (!(ms > -1) || ms > 1e12) {

@@ -91,7 +91,7 @@ static int api_eof(lua_State *L)
  * stop it (LuaJIT yields across pcall). */
 static int api_exit(lua_State *L)
 {
-    lf_request_t *r = lf_api_request(L);
+    lf_request_t *r = lf_api_context(L);
     lua_Number code = luaL_checknumber(L, 1);
     if (code != floor(code) || code < -5 || code > 999)
         return luaL_error(L, "bad argument #1 to 'exit' (invalid status %f)", code);

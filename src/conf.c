@@ -48,6 +48,12 @@ static const lf_option_t options[] = {
      "how long a worker waits for the web server to take more of a response before it gives the response up (default 60, as nginx's fastcgi_send_timeout)"},
     {"worker-connections", 0, LF_OPT_INT, OFF(worker_connections), "N", 1, 1048576, 1,
      "FastCGI connections one worker holds, idle kept-alive ones included; at N it stops accepting and the other workers take new connections (default 1024, as nginx's worker_connections)"},
+    {"max-pending-timers", 0, LF_OPT_INT, OFF(max_pending_timers), "N", 1, 1048576, 1,
+     "ngx.timer timers one worker holds waiting to run; past N ngx.timer.at returns nil, \"too many pending timers\" (default 1024, as lua_max_pending_timers)"},
+    {"max-running-timers", 0, LF_OPT_INT, OFF(max_running_timers), "N", 1, 1048576, 1,
+     "ngx.timer callbacks one worker runs at once; a timer due past N is not run and logged (default 256, as lua_max_running_timers)"},
+    {"check-client-abort", 0, LF_OPT_ONOFF, OFF(check_client_abort), "on|off", 0, 0, 1,
+     "watch the web server's connection while a request runs: when it closes (the client went away), the ngx.on_abort callback runs, or the request is stopped (default off, as lua_check_client_abort)"},
     {"root", 'r', LF_OPT_STRING, OFF(root), "DIR", 0, 0, 1,
      "scripts must resolve inside DIR (default: the current directory)"},
     {"conf", 'c', LF_OPT_STRING, OFF(conf_file), "FILE", 0, 0, 0,
@@ -366,6 +372,12 @@ static int conf_defaults(lf_conf_t *conf, const char *tmpdir)
         conf->workers = 2;
     if (conf->worker_connections == LF_UNSET)
         conf->worker_connections = 1024;
+    if (conf->max_pending_timers == LF_UNSET)
+        conf->max_pending_timers = 1024;
+    if (conf->max_running_timers == LF_UNSET)
+        conf->max_running_timers = 256;
+    if (conf->check_client_abort == LF_UNSET)
+        conf->check_client_abort = 0;
     if (conf->read_timeout == LF_UNSET)
         conf->read_timeout = 60;
     if (conf->send_timeout == LF_UNSET)

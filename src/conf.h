@@ -12,6 +12,8 @@ typedef struct {
     long long backlog;
     long long workers;
     long long worker_connections; /* per worker, idle kept-alive ones included */
+    long long max_pending_timers, max_running_timers; /* ngx.timer, per worker */
+    int check_client_abort; /* 0/1: ngx.on_abort */
     double read_timeout;         /* seconds between two reads of a request */
     double send_timeout;         /* seconds between two writes of a response */
     char *root;

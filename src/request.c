@@ -109,6 +109,10 @@ void lf_request_log_fill_conn(const lf_fcgi_conn_t *conn, const char *script,
 
 const char *lf_request_log_text(const lf_request_t *r, char *buf, size_t len)
 {
+    if (r->is_timer) {
+        snprintf(buf, len, "context: ngx.timer");
+        return buf;
+    }
     lf_request_log_t e;
     lf_request_log_fill(r, &e);
     if (r->script)
@@ -546,14 +550,157 @@ static void request_watch(lf_request_t *r)
     if (r->wait == LF_WAIT_BODY || r->wait == LF_WAIT_PREFETCH || r->wait == LF_WAIT_EOF ||
         r->wait == LF_WAIT_DRAIN)
         ev |= EPOLLIN;
+    /* --check-client-abort: nginx closes the connection when the client
+     * goes away (it never sends FCGI_ABORT_REQUEST). */
+    if (r->conf->check_client_abort && !r->handler_done && !r->client_gone && !r->is_timer)
+        ev |= EPOLLRDHUP;
     if (lf_io_watch(r->env.loop, r->env.io, ev) != 0) {
         lf_log_errno(LF_LOG_ERR, errno, "epoll_ctl() of a FastCGI connection failed");
         c->err = errno ? errno : EIO;
     }
 }
 
+/* ---- light threads ---- */
+
+static lf_uthread_t *free_threads;
+static char key_threads; /* registry: a light thread's coroutine -> its lf_uthread_t */
+
+static void thread_timer_fired(lf_loop_t *loop, void *data);
+
+/* A new light thread of r for the coroutine at the top of L (popped):
+ * anchored, findable from its coroutine.  Raises out of memory. */
+static lf_uthread_t *thread_new(lf_request_t *r, lua_State *L)
+{
+    lf_uthread_t *ut = free_threads;
+    if (ut)
+        free_threads = ut->next;
+    else if ((ut = calloc(1, sizeof(*ut))) == NULL)
+        luaL_error(L, "out of memory for a light thread");
+    memset(ut, 0, sizeof(*ut));
+    ut->r = r;
+    ut->co = lua_tothread(L, -1);
+    lf_timer_init(&ut->timer, thread_timer_fired, ut);
+    ut->next = r->threads;
+    r->threads = ut;
+    r->alive++;
+    ut->co_ref = LUA_NOREF;
+    lua_pushlightuserdata(L, &key_threads);
+    lua_rawget(L, LUA_REGISTRYINDEX);                /* sp: co, map? */
+    if (!lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushlightuserdata(L, &key_threads);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, LUA_REGISTRYINDEX);            /* sp: co, map */
+    }
+    lua_pushvalue(L, -2);
+    lua_pushlightuserdata(L, ut);
+    lua_rawset(L, -3);                               /* map[co] = ut */
+    lua_pop(L, 1);                                   /* sp: co */
+    ut->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);     /* sp: */
+    return ut;
+}
+
+lf_uthread_t *lf_request_thread_of(lf_request_t *r, lua_State *L, lua_State *co)
+{
+    lua_pushlightuserdata(L, &key_threads);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    lf_uthread_t *ut = NULL;
+    if (lua_istable(L, -1)) {
+        lua_pushthread(co);
+        lua_xmove(co, L, 1);
+        lua_rawget(L, -2);
+        ut = lua_touserdata(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    /* A thread of another request (kept in a module) is not ours. */
+    return ut && ut->r == r ? ut : NULL;
+}
+
+/* Done with a thread: no timer, no wait, no anchor of its own.  It stays
+ * findable from its coroutine until the request ends (a dead thread is
+ * "already waited or killed", not "not user thread"). */
+static void thread_bury(lf_uthread_t *ut)
+{
+    lf_request_t *r = ut->r;
+    lf_timer_stop(r->env.loop, &ut->timer);
+    if (r->io_waiter == ut) {
+        r->io_waiter = NULL;
+        r->wait = LF_WAIT_NONE;
+        lf_timer_stop(r->env.loop, &r->timer);
+    }
+    if (ut->state != LF_UT_ZOMBIE && ut->state != LF_UT_DEAD)
+        r->alive--;
+    if (ut->co_ref != LUA_NOREF && r->vm)
+        luaL_unref(r->vm->L, LUA_REGISTRYINDEX, ut->co_ref);
+    ut->co_ref = LUA_NOREF;
+    ut->waiter = NULL;
+    ut->state = LF_UT_DEAD;
+}
+
+/* The thread out of the coroutine -> thread map (setting an existing key
+ * to nil allocates nothing), at the request's end. */
+static void thread_unmap(lf_uthread_t *ut)
+{
+    lf_request_t *r = ut->r;
+    if (ut->co && r->vm) {
+        lua_State *L = r->vm->L;
+        lua_pushlightuserdata(L, &key_threads);
+        lua_rawget(L, LUA_REGISTRYINDEX);
+        if (lua_istable(L, -1)) {
+            lua_pushthread(ut->co);
+            lua_xmove(ut->co, L, 1);
+            lua_pushnil(L);
+            lua_rawset(L, -3);
+        }
+        lua_pop(L, 1);
+    }
+    ut->co = NULL;
+}
+
+void lf_request_thread_kill(lf_uthread_t *ut)
+{
+    thread_bury(ut);
+}
+
+/* Every thread of the request, gone (the handler is over). */
+static void threads_free(lf_request_t *r)
+{
+    while (r->threads) {
+        lf_uthread_t *ut = r->threads;
+        r->threads = ut->next;
+        thread_bury(ut);
+        thread_unmap(ut);
+        ut->next = free_threads;
+        free_threads = ut;
+    }
+    r->alive = 0;
+    r->cur = r->io_waiter = r->wake = NULL;
+}
+
+int lf_request_thread_results(lf_uthread_t *ut, lua_State *L)
+{
+    lua_State *co = ut->co;
+    int n = lua_gettop(co);
+    lua_pushboolean(L, !ut->failed);
+    lua_xmove(co, L, n);
+    thread_bury(ut);
+    return n + 1;
+}
+
+/* Some thread still waiting, for the parked request's traceback. */
+static lua_State *request_any_co(lf_request_t *r)
+{
+    for (lf_uthread_t *ut = r->threads; ut; ut = ut->next)
+        if (ut->state == LF_UT_PARKED)
+            return ut->co;
+    return NULL;
+}
+
 static void request_timer_start(lf_request_t *r, double seconds)
 {
+    lf_loop_update_time(r->env.loop);
     if (lf_timer_start(r->env.loop, &r->timer, seconds) != 0)
         lf_log(LF_LOG_ERR, "out of memory for a timer: the request waits without one");
 }
@@ -565,25 +712,27 @@ static void request_arm_deadline(lf_request_t *r)
     if (at <= 0)
         return;
     double left = at - mono_now();
+    lf_loop_update_time(r->env.loop);
     if (lf_timer_start(r->env.loop, &r->deadline, left > 0 ? left : 0) != 0)
         lf_log(LF_LOG_ERR, "out of memory for a timer: no --request-timeout while the request waits");
 }
 
-/* The coroutine is over (or given up): nothing of it stays. */
+/* The handler is over (or given up): nothing of it stays. */
 static void request_handler_end(lf_request_t *r)
 {
-    lf_timer_stop(r->env.loop, &r->timer);
+    if (r->wait == LF_WAIT_BODY || r->wait == LF_WAIT_FLUSH || r->wait == LF_WAIT_EOF ||
+        r->wait == LF_WAIT_PREFETCH) {
+        lf_timer_stop(r->env.loop, &r->timer);
+        r->wait = LF_WAIT_NONE;
+    }
     lf_timer_stop(r->env.loop, &r->deadline);
+    threads_free(r);
     r->handler_done = 1;
     r->co = NULL;
-    if (r->co_ref != LUA_NOREF && r->vm)
-        luaL_unref(r->vm->L, LUA_REGISTRYINDEX, r->co_ref);
-    r->co_ref = LUA_NOREF;
-    r->wait = LF_WAIT_NONE;
 }
 
-/* Does the yield just seen park the coroutine (the loop resumes it), or
- * is the handler over? */
+/* Does the yield just seen park the thread (the loop resumes it), or is
+ * the request over? */
 static int request_parks(const lf_request_t *r)
 {
     switch (r->yield) {
@@ -592,21 +741,30 @@ static int request_parks(const lf_request_t *r)
     case LF_YIELD_BODY:
     case LF_YIELD_FLUSH:
     case LF_YIELD_EOF:
+    case LF_YIELD_THREAD:
         return 1;
     default:
         return 0;
     }
 }
 
-/* The coroutine yielded to wait: say for what, then the loop takes over. */
-static void request_park(lf_request_t *r)
+/* The thread yielded to wait: say for what, then the loop takes over. */
+static void thread_park(lf_request_t *r, lf_uthread_t *ut)
 {
     const lf_conf_t *conf = r->conf;
-    lua_settop(r->co, 0);
+    lua_settop(ut->co, 0);
+    ut->state = LF_UT_PARKED;
+    ut->wait = LF_WAIT_CONN;
     switch (r->yield) {
     case LF_YIELD_SLEEP:
-        r->wait = LF_WAIT_SLEEP;
-        request_timer_start(r, r->sleep_seconds);
+    case LF_YIELD_NONE:
+        /* A bare coroutine.yield() that reached the thread's own
+         * coroutine is ngx.sleep(0): the others ready go first (timers
+         * due together fire in the order they were started). */
+        ut->wait = LF_WAIT_SLEEP;
+        lf_loop_update_time(r->env.loop);
+        if (lf_timer_start(r->env.loop, &ut->timer, r->yield == LF_YIELD_SLEEP ? r->sleep_seconds : 0) != 0)
+            lf_log(LF_LOG_ERR, "out of memory for a timer: ngx.sleep cannot end");
         break;
     case LF_YIELD_BODY:
         r->wait = LF_WAIT_BODY;
@@ -620,65 +778,182 @@ static void request_park(lf_request_t *r)
         r->wait = LF_WAIT_EOF;
         request_timer_start(r, conf->read_timeout);
         break;
-    default:
-        /* A bare coroutine.yield() that reached the handler's own
-         * coroutine: the others ready go first, as ngx.sleep(0). */
-        r->wait = LF_WAIT_SLEEP;
-        request_timer_start(r, 0);
+    default: /* LF_YIELD_THREAD: the waited threads name it as their waiter */
+        ut->wait = LF_WAIT_THREAD;
         break;
     }
+    if (ut->wait == LF_WAIT_CONN)
+        r->io_waiter = ut;
     r->yield = LF_YIELD_NONE;
+}
+
+/* A user thread is done (its results, or its error, on its coroutine):
+ * the thread waiting for it goes next, with them. */
+static lf_uthread_t *thread_done(lf_request_t *r, lf_uthread_t *ut, int failed)
+{
+    r->alive--;
+    ut->state = LF_UT_ZOMBIE;
+    ut->failed = failed != 0;
+    lf_uthread_t *w = ut->waiter;
+    if (w == NULL)
+        return NULL;
+    for (lf_uthread_t *o = r->threads; o; o = o->next)
+        if (o->waiter == w)
+            o->waiter = NULL;
+    lua_settop(w->co, 0);
+    lf_request_thread_results(ut, w->co);
+    w->state = LF_UT_RUNNING;
+    w->wait = LF_WAIT_NONE;
+    return w;
+}
+
+/* A user thread failed: logged as OpenResty does, its error (the value
+ * as it was raised) kept for ngx.thread.wait.  The request goes on. */
+static void thread_failed(lf_request_t *r, lua_State *L, lf_uthread_t *ut)
+{
+    lua_State *co = ut->co;
+    lua_insert(co, 1);
+    lua_settop(co, 1);                               /* co: the error */
+    lua_pushvalue(co, 1);
+    request_error_text(r, L, co);                    /* co: the error, its text */
+    const char *msg = lua_tostring(co, -1);
+    luaL_traceback(L, co, msg ? msg : "?", 0);       /* sp++ */
+    char where[LF_REQUEST_LOG_TEXT];
+    lf_log(LF_LOG_ERR, "lua user thread aborted: runtime error: %s, %s", lua_tostring(L, -1),
+           lf_request_log_text(r, where, sizeof(where)));
+    lua_pop(L, 1);
+    lua_settop(co, 1);
+}
+
+/* Resume thread ut (nargs values on its coroutine), and whatever its
+ * outcome wakes, until each parks or the request is over.  Inside a
+ * protected call, on L. */
+static void request_run(lf_request_t *r, lf_uthread_t *ut, int nargs)
+{
+    lua_State *L = r->vm->L;
+    lf_timer_stop(r->env.loop, &r->deadline);
+    lf_api_time_update();
+    while (ut != NULL && !r->handler_done) {
+        lua_State *co = ut->co;
+        int rc = LUA_YIELD, timed_out = 0, failed = 0, parks = 0;
+        lf_sandbox_over_t over = LF_SANDBOX_WITHIN;
+        r->cur = ut;
+        r->co = co;
+        ut->state = LF_UT_RUNNING;
+        ut->wait = LF_WAIT_NONE;
+        for (;;) {
+            r->yield = LF_YIELD_NONE;
+            if (lf_timeout_enter(r) != 0) {
+                timed_out = 1; /* passed while it was parked */
+                break;
+            }
+            rc = lua_resume(co, nargs);
+            nargs = 0;
+            parks = rc == LUA_YIELD && request_parks(r);
+            if (!parks && r->sandboxed)
+                over = lf_sandbox_end();
+            /* An error, raised or through abort (its value in the registry). */
+            int aborted = rc == LUA_YIELD && r->yield == LF_YIELD_ABORT;
+            failed = !parks && over == LF_SANDBOX_WITHIN && ((rc != 0 && rc != LUA_YIELD) || aborted);
+            if (failed && aborted) {
+                lua_settop(co, 0);
+                lua_rawgeti(co, LUA_REGISTRYINDEX, r->abort_ref);
+            }
+            /* Made a string before the timeout is disarmed; a user
+             * thread's error stays as it is for ngx.thread.wait. */
+            if (failed && !lf_timeout_expired()) {
+                if (ut->parent == NULL || r->yield == LF_YIELD_ABORT)
+                    request_error_text(r, L, co);
+                else
+                    thread_failed(r, L, ut);
+            }
+            timed_out = lf_timeout_leave(r, !parks && ut->parent == NULL && r->alive <= 1);
+            if (parks && !timed_out && r->sandboxed) {
+                /* Nothing a sandboxed script can call waits; a bare yield
+                 * goes on at once, so that no other request runs in the
+                 * VM while its budgets count. */
+                lua_settop(co, 0);
+                continue;
+            }
+            break;
+        }
+        r->cur = NULL;
+        lf_uthread_t *next = NULL;
+        if (parks && !timed_out) {
+            thread_park(r, ut);
+        } else if (ut->parent != NULL && !timed_out && rc == 0) {
+            next = thread_done(r, ut, 0);
+        } else if (ut->parent != NULL && !timed_out && failed && r->yield != LF_YIELD_ABORT) {
+            next = thread_done(r, ut, 1);
+        } else if (ut->parent == NULL && rc == 0 && over == LF_SANDBOX_WITHIN && !timed_out) {
+            /* The entry thread returned; its light threads go on. */
+            thread_bury(ut);
+        } else {
+            /* ngx.exit, an error of the entry thread, a timeout, a spent
+             * budget: the request is over, every thread with it. */
+            request_handler_over(r, rc, over, timed_out, failed);
+            request_handler_end(r);
+            return;
+        }
+        ut = next;
+        nargs = next ? lua_gettop(next->co) : 0; /* what it waited for */
+    }
+    if (r->handler_done)
+        return;
+    if (r->alive == 0) {
+        request_handler_end(r); /* every thread is done */
+        return;
+    }
+    r->co = request_any_co(r);
     request_arm_deadline(r);
     request_watch(r);
 }
 
-/* Resume the handler (nargs values on co) until it parks or is over.
- * Inside a protected call. */
-static void request_run(lf_request_t *r, int nargs)
+int lf_request_thread_spawn(lf_request_t *r, lua_State *L)
 {
-    lua_State *L = r->vm->L, *co = r->co;
-    lf_timer_stop(r->env.loop, &r->deadline);
-    r->wait = LF_WAIT_NONE;
-    lf_api_time_update();
-    int rc = LUA_YIELD, timed_out = 0, failed = 0;
-    lf_sandbox_over_t over = LF_SANDBOX_WITHIN;
-    for (;;) {
-        r->yield = LF_YIELD_NONE;
-        if (lf_timeout_enter(r) != 0) {
-            timed_out = 1; /* passed while it was parked */
-            break;
-        }
-        rc = lua_resume(co, nargs);
-        nargs = 0;
-        int parks = rc == LUA_YIELD && request_parks(r);
-        if (!parks && r->sandboxed)
-            over = lf_sandbox_end();
-        /* An error, raised or through abort (its value kept in the registry). */
-        int aborted = rc == LUA_YIELD && r->yield == LF_YIELD_ABORT;
-        failed = !parks && over == LF_SANDBOX_WITHIN && ((rc != 0 && rc != LUA_YIELD) || aborted);
-        if (failed && aborted) {
-            lua_settop(co, 0);
-            lua_rawgeti(co, LUA_REGISTRYINDEX, r->abort_ref);
-        }
-        if (failed && !lf_timeout_expired())
-            request_error_text(r, L, co); /* before the timeout is disarmed */
-        timed_out = lf_timeout_leave(r, !parks);
-        if (!parks || timed_out)
-            break;
-        if (r->sandboxed) {
-            /* Nothing a sandboxed script can call waits; a bare yield
-             * goes on at once, so that no other request runs in the VM
-             * while its budgets count. */
-            lua_settop(co, 0);
-            continue;
-        }
-        request_park(r);
-        return;
+    int n = lua_gettop(L);                           /* L: f, args */
+    lua_State *co = lua_newthread(L);                /* L: f, args, co */
+    lua_pushvalue(L, -1);                            /* L: f, args, co, co */
+    lf_uthread_t *ut = thread_new(r, L);             /* L: f, args, co */
+    ut->parent = L;
+    lua_insert(L, 1);                                /* L: co, f, args */
+    lua_xmove(L, co, n);                             /* L: co; co: f, args */
+    /* It runs now, until it waits or ends; then its parent goes on. */
+    lf_uthread_t *parent = r->cur;
+    lua_State *parent_co = r->co;
+    r->cur = ut;
+    r->co = co;
+    r->yield = LF_YIELD_NONE;
+    ut->state = LF_UT_RUNNING;
+    int rc = lua_resume(co, n - 1);
+    r->cur = parent;
+    r->co = parent_co;
+    if (rc == LUA_YIELD && request_parks(r)) {
+        thread_park(r, ut);
+        return 0;
     }
-    request_handler_over(r, rc, over, timed_out, failed);
+    if (rc == 0) {
+        thread_done(r, ut, 0); /* nobody waits for it yet */
+        return 0;
+    }
+    if (rc != LUA_YIELD) {
+        if (!lf_timeout_expired()) {
+            thread_failed(r, L, ut);
+            thread_done(r, ut, 1);
+            return 0;
+        }
+        r->yield = LF_YIELD_TIMEOUT;
+    }
+    /* ngx.exit, abort or the timeout inside it: the whole request ends,
+     * through the parent's own yield.  The thread is gone with the rest. */
+    if (r->yield == LF_YIELD_ABORT) {
+        lua_settop(co, 0);
+    }
+    return 1;
 }
 
-/* The handler is over (returned, failed, stopped): its response. */
+/* The handler is over (returned, failed, stopped): its response.  co is
+ * the thread that ended it. */
 static void request_handler_over(lf_request_t *r, int rc, lf_sandbox_over_t over, int timed_out,
                                  int failed)
 {
@@ -697,7 +972,6 @@ static void request_handler_over(lf_request_t *r, int rc, lf_sandbox_over_t over
     } else if (failed) {
         request_failed(r, L, co);
     }
-    request_handler_end(r);
 }
 
 /* The protected part raised an error of its own (out of memory, most
@@ -765,19 +1039,49 @@ static int request_launch(lua_State *L, void *ud)
     else
         lf_vm_push_request_env(co);
     lua_setfenv(co, -2);                             /* co: handler */
-    r->co = co;
-    r->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);      /* sp: factory */
+    lf_uthread_t *ut = thread_new(r, L);             /* sp: factory */
     lua_settop(L, base);
-    request_run(r, 0);
+    request_run(r, ut, 0);
     return 0;
 }
 
-/* Resume a parked coroutine with what it waited for. */
+/* A timer's callback in its coroutine: f(premature, args...) with a fresh
+ * globals table for the coroutine (the callback's own function keeps the
+ * globals of the request that made it). */
+static int request_launch_timer(lua_State *L, void *ud)
+{
+    lf_request_t *r = ud;
+    int base = lua_gettop(L);
+    lua_State *co = lua_newthread(L);                /* sp: co */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->timer_ref); /* sp: co, {f, args..., n} */
+    lua_getfield(L, -1, "n");
+    int n = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    luaL_checkstack(co, n + 2, "too many timer arguments");
+    lua_rawgeti(L, -1, 1);
+    lua_xmove(L, co, 1);                             /* co: f */
+    lua_pushboolean(co, r->timer_premature);
+    for (int i = 2; i <= n; i++) {
+        lua_rawgeti(L, -1, i);
+        lua_xmove(L, co, 1);                         /* co: f, premature, args */
+    }
+    lua_pop(L, 1);                                   /* sp: co */
+    lf_vm_push_request_env(L);
+    lua_setfenv(L, -2);                              /* the coroutine's globals */
+    lf_uthread_t *ut = thread_new(r, L);             /* sp: */
+    lua_settop(L, base);
+    request_run(r, ut, n);
+    return 0;
+}
+
+/* Resume r->wake with what it waited for. */
 static int request_resume(lua_State *L, void *ud)
 {
     lf_request_t *r = ud;
     (void)L;
-    lua_State *co = r->co;
+    lf_uthread_t *ut = r->wake;
+    r->wake = NULL;
+    lua_State *co = ut->co;
     int nargs = 0;
     switch (r->resume_kind) {
     case RESUME_ONE:
@@ -798,18 +1102,44 @@ static int request_resume(lua_State *L, void *ud)
         break;
     }
     r->resume_kind = RESUME_NOTHING;
-    request_run(r, nargs);
+    request_run(r, ut, nargs);
     return 0;
 }
 
-/* Wake the parked handler; then, if it is over, the rest of the request. */
-static void request_wake(lf_request_t *r, int kind)
+/* Wake a parked thread; then, if the handler is over, the rest of the
+ * request. */
+static void thread_wake(lf_uthread_t *ut, int kind)
 {
-    lf_timer_stop(r->env.loop, &r->timer);
+    lf_request_t *r = ut->r;
+    lf_timer_stop(r->env.loop, &ut->timer);
+    r->wake = ut;
     r->resume_kind = kind;
     request_protected(r, request_resume);
     if (r->handler_done)
         request_finish(r);
+}
+
+/* The thread in the connection's wait (BODY, FLUSH, EOF): wake it. */
+static void request_wake(lf_request_t *r, int kind)
+{
+    lf_uthread_t *ut = r->io_waiter;
+    lf_timer_stop(r->env.loop, &r->timer);
+    r->io_waiter = NULL;
+    r->wait = LF_WAIT_NONE;
+    if (ut == NULL || ut->state != LF_UT_PARKED)
+        return;
+    thread_wake(ut, kind);
+}
+
+static void thread_timer_fired(lf_loop_t *loop, void *data)
+{
+    lf_uthread_t *ut = data;
+    (void)loop;
+    if (ut->state != LF_UT_PARKED || ut->wait != LF_WAIT_SLEEP)
+        return;
+    lf_log_set_request(ut->r->number);
+    thread_wake(ut, RESUME_NOTHING);
+    lf_log_set_request(0);
 }
 
 /* The timeout passed while the handler was parked: 504, as if the hook
@@ -827,7 +1157,7 @@ static void request_deadline_fired(lf_loop_t *loop, void *data)
 {
     lf_request_t *r = data;
     (void)loop;
-    if (r->co == NULL)
+    if (r->handler_done || r->co == NULL)
         return;
     lf_log_set_request(r->number);
     lf_request_current = r;
@@ -1036,11 +1366,12 @@ static void request_complete(lf_request_t *r)
         luaL_unref(L, LUA_REGISTRYINDEX, r->abort_ref);
         luaL_unref(L, LUA_REGISTRYINDEX, r->timeout_ref);
         luaL_unref(L, LUA_REGISTRYINDEX, r->args_ref);
-        luaL_unref(L, LUA_REGISTRYINDEX, r->co_ref);
+        luaL_unref(L, LUA_REGISTRYINDEX, r->timer_ref);
+        luaL_unref(L, LUA_REGISTRYINDEX, r->on_abort_ref);
         lf_vm_release(r->vm);
         r->vm = NULL;
     }
-    r->ctx_ref = r->abort_ref = r->timeout_ref = r->args_ref = r->co_ref = LUA_NOREF;
+    r->ctx_ref = r->abort_ref = r->timeout_ref = r->args_ref = r->timer_ref = r->on_abort_ref = LUA_NOREF;
     r->script = NULL;
     r->co = NULL;
     lf_buf_reset(&r->out);
@@ -1070,9 +1401,6 @@ static void request_timer_fired(lf_loop_t *loop, void *data)
     lf_log_set_request(r->number);
     char where[LF_REQUEST_LOG_TEXT];
     switch (r->wait) {
-    case LF_WAIT_SLEEP:
-        request_wake(r, RESUME_NOTHING);
-        break;
     case LF_WAIT_BODY:
         r->conn->err = ETIMEDOUT;
         request_body_ready(r);
@@ -1117,10 +1445,65 @@ static void request_timer_fired(lf_loop_t *loop, void *data)
     lf_log_set_request(0);
 }
 
+int lf_request_on_abort(lf_request_t *r, lua_State *L, const char **why)
+{
+    if (!r->conf->check_client_abort) {
+        *why = "lua_check_client_abort is off";
+        return -1;
+    }
+    if (r->on_abort_ref != LUA_NOREF) {
+        *why = "duplicate call";
+        return -1;
+    }
+    lua_pushvalue(L, 1);
+    r->on_abort_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+/* The client went away: ngx.on_abort's callback runs in a light thread of
+ * its own (the request goes on unless it ends it), or without one the
+ * request is stopped, its threads with it. */
+static int request_client_abort(lua_State *L, void *ud)
+{
+    lf_request_t *r = ud;
+    if (r->on_abort_ref == LUA_NOREF) {
+        r->exit_code = 499;
+        request_exit(r);
+        request_handler_end(r);
+        return 0;
+    }
+    lua_State *co = lua_newthread(L);                /* sp: co */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->on_abort_ref);
+    lua_xmove(L, co, 1);                             /* co: f */
+    lf_uthread_t *ut = thread_new(r, L);             /* sp: */
+    ut->parent = L; /* no handler's coroutine: nobody waits for or kills it */
+    request_run(r, ut, 0);
+    return 0;
+}
+
+static void request_client_gone(lf_request_t *r)
+{
+    char where[LF_REQUEST_LOG_TEXT];
+    r->client_gone = 1;
+    lf_log(LF_LOG_INFO, "the web server closed the connection while the request ran (the client went away)%s, %s",
+           r->on_abort_ref != LUA_NOREF ? ": ngx.on_abort's callback runs" : ": the request is stopped",
+           lf_request_log_text(r, where, sizeof(where)));
+    request_protected(r, request_client_abort);
+    if (r->handler_done)
+        request_finish(r);
+    else
+        request_watch(r);
+}
+
 void lf_request_io(lf_request_t *r, uint32_t events)
 {
     lf_fcgi_conn_t *c = r->conn;
     lf_log_set_request(r->number);
+    if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && r->conf->check_client_abort &&
+        !r->handler_done && !r->client_gone && !r->is_timer) {
+        request_client_gone(r);
+        goto out;
+    }
     if (lf_fcgi_conn_pending(c) && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
         int rc = lf_fcgi_conn_send_pending(c);
         if (rc < 0) {
@@ -1231,7 +1614,7 @@ int lf_request_start(const lf_request_env_t *env)
     r->vm = env->vm;
     if (r->vm)
         r->vm->refs++;
-    r->ctx_ref = r->abort_ref = r->timeout_ref = r->args_ref = r->co_ref = LUA_NOREF;
+    r->ctx_ref = r->abort_ref = r->timeout_ref = r->args_ref = r->timer_ref = r->on_abort_ref = LUA_NOREF;
     r->body_fd = -1;
     lf_timer_init(&r->timer, request_timer_fired, r);
     lf_timer_init(&r->deadline, request_deadline_fired, r);
@@ -1273,6 +1656,56 @@ int lf_request_start(const lf_request_env_t *env)
         lf_request_error_page(r, status);
         request_finish(r);
     }
+    r->starting = 0;
+    lf_log_set_request(0);
+    if (r->complete) {
+        r->next = free_requests;
+        free_requests = r;
+        return 0;
+    }
+    return 1;
+}
+
+int lf_request_start_timer(const lf_request_env_t *env, int fn_ref, int premature)
+{
+    lf_request_t *r = request_alloc();
+    if (r == NULL) {
+        lf_log(LF_LOG_ERR, "out of memory for a timer's run: it was not run");
+        luaL_unref(env->vm->L, LUA_REGISTRYINDEX, fn_ref);
+        return 0;
+    }
+    r->env = *env;
+    r->conn = env->conn;
+    r->conf = env->conf;
+    r->vm = env->vm;
+    r->vm->refs++;
+    r->ctx_ref = r->abort_ref = r->timeout_ref = r->args_ref = r->timer_ref = r->on_abort_ref =
+        LUA_NOREF;
+    r->timer_ref = fn_ref;
+    r->timer_premature = premature != 0;
+    r->body_fd = -1;
+    r->is_timer = 1;
+    /* No response: nothing is written, nothing read. */
+    r->headers_sent = r->headers_written = r->eof = r->end_sent = 1;
+    r->body_state = LF_BODY_DISCARDED;
+    lf_timer_init(&r->timer, request_timer_fired, r);
+    lf_timer_init(&r->deadline, request_deadline_fired, r);
+    r->number = ++request_counter;
+    lf_api_time_update();
+    r->start_time = lf_api_time_now();
+    r->mono_start = mono_now();
+    lf_log_set_request(r->number);
+    r->next = lf_request_inflight;
+    r->prev = NULL;
+    if (r->next)
+        r->next->prev = r;
+    lf_request_inflight = r;
+    lf_request_inflight_count++;
+    r->starting = 1;
+    lf_timeout_arm(r);
+    request_protected(r, request_launch_timer);
+    if (r->handler_done)
+        request_finish(r);
     r->starting = 0;
     lf_log_set_request(0);
     if (r->complete) {

@@ -25,6 +25,7 @@ typedef enum {
     LF_YIELD_BODY,     /* ngx.req.read_body: the rest of stdin has to come */
     LF_YIELD_FLUSH,    /* ngx.flush(true): the output queue has to empty */
     LF_YIELD_EOF,      /* ngx.eof: stdin has to end before the response can */
+    LF_YIELD_THREAD,   /* ngx.thread.wait: none of the threads is done yet */
 } lf_yield_t;
 
 /* What a request in flight waits for (the loop wakes it). */
@@ -38,7 +39,31 @@ typedef enum {
     LF_WAIT_DRAIN,     /* the handler is done: stdin to end */
     LF_WAIT_SEND,      /* the handler is done: the output queue to empty */
     LF_WAIT_CUT,       /* a pause before the record that cuts the response */
+    LF_WAIT_THREAD,    /* (a light thread) ngx.thread.wait */
+    LF_WAIT_CONN,      /* (a light thread) the request's BODY, FLUSH or EOF wait */
 } lf_wait_t;
+
+/* A light thread: the handler's entry thread, or one ngx.thread.spawn
+ * made.  Each is a coroutine the loop resumes on its own. */
+typedef enum {
+    LF_UT_RUNNING = 0,
+    LF_UT_PARKED,      /* waits (wait says for what) */
+    LF_UT_ZOMBIE,      /* done, its results kept for ngx.thread.wait */
+    LF_UT_DEAD,        /* waited for, killed, or the entry thread done */
+} lf_ut_state_t;
+
+typedef struct lf_uthread {
+    struct lf_uthread *next;    /* the request's threads, or the free list */
+    struct lf_request *r;
+    struct lf_uthread *waiter;  /* the thread waiting for it in ngx.thread.wait */
+    lua_State *parent;          /* the coroutine that spawned it; NULL: the entry thread */
+    lua_State *co;
+    int co_ref;                 /* anchors co */
+    lf_ut_state_t state;
+    lf_wait_t wait;
+    lf_timer_t timer;           /* ngx.sleep */
+    unsigned failed : 1;        /* its result is an error */
+} lf_uthread_t;
 
 /* What ngx.req.read_body / discard_body did with the request body. */
 typedef enum {
@@ -107,9 +132,13 @@ struct lf_request {
     lf_buf_t body;              /* an in-memory request body */
 
     /* In flight: what it waits for, and the loop's hold on it. */
-    lf_wait_t wait;
-    int co_ref;                 /* anchors co while it is parked */
-    lf_timer_t timer;           /* ngx.sleep; a read or send timeout */
+    lf_wait_t wait;             /* the connection's: BODY, FLUSH, EOF, DRAIN, ... */
+    lf_uthread_t *threads;      /* its light threads, the entry thread among them */
+    lf_uthread_t *cur;          /* the one running now */
+    lf_uthread_t *io_waiter;    /* the one in the BODY, FLUSH or EOF wait */
+    lf_uthread_t *wake;         /* the one to resume next (with resume_kind) */
+    unsigned alive;             /* threads not done yet */
+    lf_timer_t timer;           /* a read or send timeout */
     lf_timer_t deadline;        /* --request-timeout / --slowlog-timeout while parked */
     double mono_start;          /* CLOCK_MONOTONIC seconds at the start */
     double slow_secs, soft_secs; /* its deadlines from the start, 0 = none */
@@ -125,8 +154,13 @@ struct lf_request {
     unsigned body_hidden : 1;   /* read before the handler: not shown until read_body */
     unsigned body_complete : 1; /* all of stdin is in body / the file */
     unsigned lost : 1;          /* stdin was cut: the connection is out of step */
+    unsigned is_timer : 1;      /* an ngx.timer callback: no connection, no response */
+    unsigned client_gone : 1;   /* --check-client-abort saw the connection close */
     int resume_kind;            /* what the parked coroutine is resumed with */
     int refusal;                /* an HTTP status before the handler ran */
+    int timer_ref;              /* a timer's {f, args..., n} */
+    int on_abort_ref;           /* ngx.on_abort's callback */
+    int timer_premature;
     /* Last: a request from the pool is cleared up to path. */
     char path[PATH_MAX];        /* the resolved script (r->script) */
     char spool_path[PATH_MAX];  /* a spooled body's file */
@@ -143,8 +177,26 @@ extern unsigned lf_request_inflight_count;
  * now.  0 when it is over already (its connection ended or closed);
  * 1 when it waits for something, and env->done is called when it ends. */
 int lf_request_start(const lf_request_env_t *env);
+/* The same for an ngx.timer callback (timer.c): fn_ref is {f, args...,
+ * n = count} in env->vm's registry (the request takes it); f runs with
+ * premature and the arguments. */
+int lf_request_start_timer(const lf_request_env_t *env, int fn_ref, int premature);
 /* The connection of a request in flight is ready (epoll's events). */
 void lf_request_io(lf_request_t *r, uint32_t events);
+
+/* ngx.thread (api_thread.c): spawn runs a new light thread of f (at 1 of
+ * L, its arguments after) until it waits or ends; its coroutine is
+ * pushed on L.  1 when the new thread ended the request (ngx.exit, a
+ * timeout): the caller yields with r->yield as it is.  The light thread
+ * whose coroutine co is, or NULL. */
+int lf_request_thread_spawn(lf_request_t *r, lua_State *L);
+lf_uthread_t *lf_request_thread_of(lf_request_t *r, lua_State *L, lua_State *co);
+/* Its results onto L (true, values... or false, error); it is done with. */
+int lf_request_thread_results(lf_uthread_t *ut, lua_State *L);
+/* ngx.thread.kill of a parked thread. */
+void lf_request_thread_kill(lf_uthread_t *ut);
+/* ngx.on_abort(f) (f at 1 of L): 0, or -1 with OpenResty's reason. */
+int lf_request_on_abort(lf_request_t *r, lua_State *L, const char **why);
 void lf_request_cleanup(void);
 
 const char *lf_request_param(const lf_request_t *r, const char *name);

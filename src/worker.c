@@ -29,12 +29,19 @@
 #include "scoreboard.h"
 #include "status.h"
 #include "timeout.h"
+#include "timer.h"
 #include "vm.h"
 #include "worker.h"
 
 /* A stopping worker waits this long for requests that have begun to
  * arrive (their web server sent them before it saw the worker go). */
 #define LF_STOP_PARTIAL_WAIT 5.0
+/* A stopping worker closes a kept-alive connection once it has been idle
+ * this long (or at LF_STOP_PARTIAL_WAIT): the web server reuses its most
+ * recently used connections first, so one idle for a while is the least
+ * likely to carry a request already on its way (nginx retries such a
+ * request on a new connection, but logs it). */
+#define LF_STOP_IDLE_CLOSE 0.05
 
 /* One FastCGI connection of this worker: the codec's state, its place in
  * the event loop, its read timer, and the free list it returns to. */
@@ -44,6 +51,7 @@ typedef struct lf_wconn {
     lf_timer_t read_timer;
     lf_request_t *req;             /* the request in flight on it, or NULL */
     double sb_started;             /* its scoreboard start */
+    double last_active;            /* loop time of its last event or request end */
     int sb_entry;                  /* and its entry there */
     struct lf_wconn *next_free;
     struct lf_worker *w;
@@ -268,6 +276,7 @@ static void worker_request_done(lf_request_t *r, void *data)
     lf_worker_t *w = wc->w;
     (void)r;
     wc->req = NULL;
+    wc->last_active = lf_loop_update_time(&w->loop);
     lf_sb_request_end(w->vm ? w->vm->heap : 0, wc->sb_started, wc->sb_entry);
     w->served++;
     if (wc->conn.fd < 0) {
@@ -417,7 +426,7 @@ static void worker_conn_process(lf_wconn_t *wc, uint32_t events)
 static void worker_conn_ready(lf_loop_t *loop, void *data, uint32_t events)
 {
     lf_wconn_t *wc = data;
-    (void)loop;
+    wc->last_active = lf_loop_now(loop);
     if (wc->req) {
         lf_request_io(wc->req, events);
         return;
@@ -431,14 +440,21 @@ static void worker_conn_ready(lf_loop_t *loop, void *data, uint32_t events)
     worker_conn_process(wc, events);
 }
 
-/* Connections where a request has begun to arrive. */
-static int worker_partial_requests(const lf_worker_t *w)
+/* Stopping: close the connections that hold no request and have been
+ * idle a while (all of them with force, partial requests too).  How many
+ * are left open. */
+static size_t worker_close_idle(lf_worker_t *w, double now, int force)
 {
-    for (size_t i = 0; i < w->max_conns; i++)
-        if (w->conns[i].conn.fd >= 0 && w->conns[i].req == NULL &&
-            lf_fcgi_conn_partial(&w->conns[i].conn))
-            return 1;
-    return 0;
+    for (size_t i = 0; i < w->max_conns; i++) {
+        lf_wconn_t *wc = &w->conns[i];
+        lf_fcgi_conn_t *c = &wc->conn;
+        if (c->fd < 0 || wc->req != NULL)
+            continue;
+        if (force || (!lf_fcgi_conn_partial(c) && !lf_fcgi_conn_pending(c) &&
+                      now - wc->last_active >= LF_STOP_IDLE_CLOSE))
+            worker_conn_release(w, wc);
+    }
+    return w->nconns;
 }
 
 static void worker_read_timeout(lf_loop_t *loop, void *data)
@@ -613,6 +629,7 @@ int lf_worker_run(const lf_worker_args_t *a)
         wc->next_free = w->free_conns;
         w->free_conns = wc;
     }
+    lf_timers_init(&w->loop, conf);
     lf_io_init(&w->listen_io, a->listen->fd, worker_listen_ready, w);
     lf_timer_init(&w->accept_timer, worker_accept_resume, w);
     if (a->life_fd >= 0) {
@@ -627,7 +644,7 @@ int lf_worker_run(const lf_worker_args_t *a)
         lf_log(LF_LOG_INFO, "worker %d will be replaced after %llu requests", a->id, w->max_requests);
     lf_sb_set_state(LF_SB_IDLE);
     worker_report_ready(a);
-    int stopping_seen = 0, partial = 0;
+    int stopping_seen = 0;
     double stop_at = 0;
     while (!w->listen_gone && quit_requested != 2) {
         if (reopen_requested) {
@@ -639,28 +656,30 @@ int lf_worker_run(const lf_worker_args_t *a)
         if (stopping && !stopping_seen) {
             stopping_seen = 1;
             lf_sb_set_state(LF_SB_STOPPING);
+            /* Pending timers run now, premature; the loop waits for them
+             * as for the requests in flight. */
+            lf_timers_stop();
         }
         worker_update_accepting(w, stopping);
-        /* Stopping: serve what already waits on kept-alive connections,
-         * and the rest of requests that have begun to arrive (for a
-         * while), then go. */
+        /* Stopping: requests in flight finish (the master bounds a
+         * graceful stop); kept-alive connections are served until each
+         * has been idle a moment, and requests that have begun to arrive
+         * get their rest, for a while; then the worker goes. */
         double wait = -1;
         if (stopping) {
+            double now = lf_loop_update_time(&w->loop);
             if (stop_at == 0)
-                stop_at = lf_loop_update_time(&w->loop) + LF_STOP_PARTIAL_WAIT;
-            partial = worker_partial_requests(w) && lf_loop_now(&w->loop) < stop_at;
-            /* Requests in flight finish (the master bounds a graceful
-             * stop); so do requests that have begun to arrive, for a
-             * while. */
-            wait = partial ? 0.05 : lf_request_inflight_count > 0 ? -1 : 0;
+                stop_at = now + LF_STOP_PARTIAL_WAIT;
+            size_t open = worker_close_idle(w, now, now >= stop_at);
+            if (open == 0 && lf_request_inflight_count == 0)
+                break;
+            wait = open > 0 ? LF_STOP_IDLE_CLOSE : -1;
         }
         int ready = lf_loop_run_once(&w->loop, wait);
         if (ready < 0 && errno != EINTR) {
             lf_log_errno(LF_LOG_ALERT, errno, "epoll_wait() failed");
             break;
         }
-        if (ready == 0 && stopping && !partial && lf_request_inflight_count == 0)
-            break;
     }
 
     for (size_t i = 0; i < w->max_conns; i++)
@@ -671,6 +690,7 @@ int lf_worker_run(const lf_worker_args_t *a)
     vm = w->vm;
     unsigned long long served = w->served;
     int listen_gone = w->listen_gone;
+    lf_timers_free();
     lf_request_cleanup();
     lf_vm_close(vm);
     lf_log(LF_LOG_INFO, "worker %d exiting after %llu requests", a->id, served);

@@ -6,21 +6,18 @@
 # The public cases and luafpm's own (cases/luafpm/, checked against the
 # real module too).  Left out (tests/compat/SOURCE.md lists them):
 # globals-shared (luafpm isolates handler globals on purpose, design.md
-# point 3) and the tags of features not built yet: shared, cosocket, re,
-# timer, and the cases that need ngx.thread (tag coroutine: thread-* and
-# co-sleep-zero-yields); the other coroutine cases run.
+# point 3) and the tags of features not built yet: shared, cosocket, re
+# (the timer cases that need ngx.shared wait for it with the shared tag).
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export WORKER_BIN=${LUAFPM_BIN:-$here/../luafpm}
-skip=globals-shared,shared,cosocket,re,timer
+skip=globals-shared,shared,cosocket,re
 
-# These need ngx.thread; every other case runs.
 cases=$(mktemp -d "${TMPDIR:-/tmp}/luafpm-compat.XXXXXX") || exit 1
 trap 'rm -rf "$cases"' EXIT
 for d in "$here"/compat/cases/public/*/ "$here"/compat/cases/luafpm/*/; do
     [ -f "$d/case.txt" ] || continue
     name=$(basename "$d")
-    case "$name" in thread-* | co-sleep-zero-yields) continue ;; esac
     cp -R "$d" "$cases/$name"
 done
 

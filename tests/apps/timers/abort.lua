@@ -1,0 +1,16 @@
+-- With --check-client-abort, the callback runs when the client goes away.
+local out = ngx.var.arg_out
+local ok, err = ngx.on_abort(function()
+    local f = assert(io.open(out, "a"))
+    f:write("aborted\n")
+    f:close()
+    ngx.exit(499)
+end)
+local ok2, err2 = ngx.on_abort(function() end)
+local f = assert(io.open(out, "a"))
+f:write("on_abort ", tostring(ok), " ", tostring(err), "; again ", tostring(ok2), " ", tostring(err2), "\n")
+f:close()
+ngx.sleep(5)
+f = assert(io.open(out, "a"))
+f:write("not reached\n")
+f:close()

@@ -1,0 +1,1 @@
+ngx.say(ngx.timer.running_count(), " ", ngx.timer.pending_count())

@@ -1,0 +1,10 @@
+local out = ngx.var.arg_out
+ngx.timer.at(0, function()
+    local ok, err = pcall(ngx.say, "x")
+    local ok2, err2 = pcall(function() return ngx.var.uri end)
+    local f = assert(io.open(out, "a"))
+    f:write(tostring(ok), " ", tostring(err), "\n", tostring(ok2), " ", tostring(err2), "\n")
+    f:close()
+    error("timer failure")
+end)
+ngx.say("ok")
