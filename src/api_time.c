@@ -3,9 +3,9 @@
  *
  * The clock is cached, as in nginx: ngx.time() and ngx.now() read the
  * cache and lf_api_time_update() refreshes it.  nginx refreshes it once per
- * event-loop iteration; a luafpm worker serves one request at a time, so
- * the request code calls lf_api_time_update() at the start of every request
- * (declared in api.h), and ngx.update_time() calls it too.  Within a request the cached time never goes backwards. */
+ * event-loop iteration; the request code calls lf_api_time_update() at the
+ * start of every request and every time a parked one is resumed (declared
+ * in api.h), and ngx.update_time() calls it too.  Within a request the cached time never goes backwards. */
 #include "config.h"
 
 #include <stdint.h>

@@ -686,11 +686,11 @@ int lf_worker_run(const lf_worker_args_t *a)
         lf_fcgi_conn_free(&w->conns[i].conn);
     lf_fcgi_conn_pool_free();
     free(w->conns);
+    lf_timers_free(); /* before the loop they are in */
     lf_loop_free(&w->loop);
     vm = w->vm;
     unsigned long long served = w->served;
     int listen_gone = w->listen_gone;
-    lf_timers_free();
     lf_request_cleanup();
     lf_vm_close(vm);
     lf_log(LF_LOG_INFO, "worker %d exiting after %llu requests", a->id, served);

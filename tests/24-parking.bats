@@ -230,3 +230,24 @@ in_flight() {
     wait "$d1" "$d2" "$d3" "$d4"
     for i in 1 2 3 4; do grep -q "^mine $i$" "$WORK/d$i.out"; done
 }
+
+@test "the hard deadline answers every other request in flight before the worker exits" {
+    start_luafpm --workers 1 --request-timeout 1
+    echo "$LF_PID" >>"$WORK/extra.pids"
+    local addr=$LF_ADDR
+    # A parked neighbour first, then a loop no hook stops: the worker is
+    # stuck in it, so only the hard deadline's own answers reach anyone.
+    python3 "$TESTS_DIR/lib/fcgi_client.py" "$addr" --timeout 15 \
+        --param SCRIPT_FILENAME="$WORK/root/sleep.lua" --param REQUEST_URI=/neighbour \
+        --param QUERY_STRING=s=10 >"$WORK/neighbour.out" &
+    local n=$!
+    sleep 0.3
+    python3 "$TESTS_DIR/lib/fcgi_client.py" "$addr" --timeout 15 \
+        --param SCRIPT_FILENAME="$WORK/root/jit_loop.lua" --param REQUEST_URI=/loop >"$WORK/loop.out"
+    wait "$n" || true
+    cat "$WORK/neighbour.out" "$WORK/loop.out"
+    grep -q 'Status: 504' "$WORK/loop.out"
+    grep -q 'Status: 502' "$WORK/neighbour.out"
+    for _ in $(seq 50); do grep -q 'exited with code 3' "$WORK/luafpm.log" && break; sleep 0.05; done
+    grep -q 'lua entry thread killed: request timed out after 1 s.*jit_loop.lua.*the worker exits, 1 other requests in flight answered 502' "$WORK/luafpm.log"
+}
