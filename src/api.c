@@ -16,13 +16,12 @@
 
 #include <unistd.h>
 
-const char *lf_api_phase = "init";
 
 lf_request_t *lf_api_context(lua_State *L)
 {
     lf_request_t *r = lf_request_current;
     if (r == NULL)
-        luaL_error(L, "API disabled in the context of %s", lf_api_phase);
+        luaL_error(L, "API disabled in the context of %s", lf_vm_phase);
     return r;
 }
 
@@ -118,7 +117,7 @@ static int api_worker_pids(lua_State *L)
         int id;
         unsigned gen;
     } live[LF_SB_SLOTS];
-    if (lf_request_current == NULL && strncmp(lf_api_phase, "init", 4) == 0) {
+    if (lf_request_current == NULL && strncmp(lf_vm_phase, "init", 4) == 0) {
         lua_pushnil(L);
         lua_pushliteral(L, "API disabled in the current context");
         return 2;
@@ -183,7 +182,7 @@ static void api_worker_init(lua_State *L)
 static int api_get_phase(lua_State *L)
 {
     lua_pushstring(L, lf_request_current ? (lf_request_current->is_timer ? "timer" : "content")
-                                         : lf_api_phase);
+                                         : lf_vm_phase);
     return 1;
 }
 

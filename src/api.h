@@ -22,10 +22,6 @@ void lf_api_coroutine_init(lua_State *L);
 void lf_api_thread_init(lua_State *L);
 void lf_api_timer_init(lua_State *L);
 
-/* Refresh the cached clock of ngx.time/ngx.now (at each request start). */
-void lf_api_time_update(void);
-/* The cached clock as seconds with milliseconds. */
-double lf_api_time_now(void);
 /* Decode a query string into a new table (1 value, or 2 with "truncated"). */
 int lf_api_decode_args(lua_State *L, const char *buf, size_t len, int max);
 
@@ -46,8 +42,6 @@ void lf_api_push_headers_mt(lua_State *L);
 /* Pop name and value into header table t; a repeated name makes a list. */
 void lf_api_add_header_value(lua_State *L, int t);
 
-/* Outside a request: "init" or "init_worker" (ngx.get_phase). */
-extern const char *lf_api_phase;
 
 /* The current request, or a Lua error naming the context (init, or
  * ngx.timer: a timer has no request of its own to read or answer). */

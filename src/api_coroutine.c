@@ -9,12 +9,17 @@
 #include <lauxlib.h>
 
 #include "api.h"
+#include "sandbox.h"
+#include "timeout.h"
 
 /* Is the yield in progress one of ours (ngx.exit, ngx.sleep, abort)? */
 static int api_co_yielded(lua_State *L)
 {
     lf_request_t *r = lf_request_current;
-    lua_pushboolean(L, r != NULL && r->yield != LF_YIELD_NONE);
+    /* The hooks of the timeout and the sandbox yield without a word to
+     * the request: their flags say it. */
+    lua_pushboolean(L, r != NULL && (r->yield != LF_YIELD_NONE || lf_timeout_expired() ||
+                                     (r->sandboxed && lf_sandbox_stopping())));
     return 1;
 }
 

@@ -2,8 +2,8 @@
  * ngx.http_time/cookie_time/parse_http_time.
  *
  * The clock is cached, as in nginx: ngx.time() and ngx.now() read the
- * cache and lf_api_time_update() refreshes it.  nginx refreshes it once per
- * event-loop iteration; the request code calls lf_api_time_update() at the
+ * cache (clock.c) and lf_clock_update() refreshes it.  nginx refreshes it once per
+ * event-loop iteration; the request code calls lf_clock_update() at the
  * start of every request and every time a parked one is resumed (declared
  * in api.h), and ngx.update_time() calls it too.  Within a request the cached time never goes backwards. */
 #include "config.h"
@@ -15,6 +15,7 @@
 #include <lauxlib.h>
 
 #include "api.h"
+#include "clock.h"
 
 #define LF_TIME_BUF 64
 
@@ -31,31 +32,6 @@ static const unsigned api_time_mday[] = {
     31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
 };
 
-/* The cached time: seconds and milliseconds, like nginx's ngx_time_t. */
-static time_t api_time_sec;
-static long api_time_msec;
-
-
-/* Refresh the cached time from the wall clock (start of every request). */
-void lf_api_time_update(void)
-{
-    struct timespec ts;
-
-    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
-        return;
-
-    api_time_sec = ts.tv_sec;
-    api_time_msec = ts.tv_nsec / 1000000;
-}
-
-
-/* The cached time as seconds with millisecond precision (e.g. for
- * r->start_time, as nginx takes r->start_sec/start_msec from its cache). */
-double lf_api_time_now(void)
-{
-    /* one correctly rounded division: equal milliseconds, equal doubles */
-    return (double)((long long)api_time_sec * 1000 + api_time_msec) / 1000.0;
-}
 
 
 /* Raise msg at the caller's position, as resty.core's error(msg, 2). */
@@ -113,7 +89,7 @@ static int api_time_push_date(lua_State *L, const struct tm *tm, int with_time)
 /* The cached time broken down in local time or UTC. */
 static void api_time_cached_tm(lua_State *L, struct tm *tm, int local)
 {
-    time_t  t = api_time_sec;
+    time_t  t = lf_clock_sec;
 
     if ((local ? localtime_r(&t, tm) : gmtime_r(&t, tm)) == NULL)
         luaL_error(L, "cannot convert the current time");
@@ -123,7 +99,7 @@ static void api_time_cached_tm(lua_State *L, struct tm *tm, int local)
 /* ngx.time(): the cached time in whole seconds. */
 static int api_time_time(lua_State *L)
 {
-    lua_pushnumber(L, (lua_Number) api_time_sec);
+    lua_pushnumber(L, (lua_Number) lf_clock_sec);
     return 1;
 }
 
@@ -131,7 +107,7 @@ static int api_time_time(lua_State *L)
 /* ngx.now(): the cached time in seconds with millisecond precision. */
 static int api_time_now(lua_State *L)
 {
-    lua_pushnumber(L, (lua_Number) lf_api_time_now());
+    lua_pushnumber(L, (lua_Number) lf_clock_now());
     return 1;
 }
 
@@ -139,16 +115,16 @@ static int api_time_now(lua_State *L)
 /* ngx.update_time(): refresh the cache, never moving it backwards. */
 static int api_time_update_time(lua_State *L)
 {
-    time_t  sec = api_time_sec;
-    long    msec = api_time_msec;
+    time_t  sec = lf_clock_sec;
+    long    msec = lf_clock_msec;
 
     (void) L;
 
-    lf_api_time_update();
+    lf_clock_update();
 
-    if (api_time_sec < sec || (api_time_sec == sec && api_time_msec < msec)) {
-        api_time_sec = sec;
-        api_time_msec = msec;
+    if (lf_clock_sec < sec || (lf_clock_sec == sec && lf_clock_msec < msec)) {
+        lf_clock_sec = sec;
+        lf_clock_msec = msec;
     }
 
     return 0;
@@ -483,7 +459,7 @@ void lf_api_time_init(lua_State *L)
     };
     const luaL_Reg *f;
 
-    lf_api_time_update();                            /* for init-time code */
+    lf_clock_update();                            /* for init-time code */
 
     for (f = fns; f->name; f++) {                    /* sp: ngx */
         lua_pushcfunction(L, f->func);

@@ -17,6 +17,7 @@
 #include <lauxlib.h>
 
 #include "api.h"
+#include "clock.h"
 
 /* nginx's own variables (ngx_http_core_variables, 1.22, without the
  * prefix ones): a write to one is 'variable "x" not changeable'; args and
@@ -63,7 +64,7 @@ static int var_time(lua_State *L, int iso)
 {
     static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    time_t t = (time_t)lf_api_time_now();
+    time_t t = (time_t)lf_clock_now();
     struct tm tm;
     if (localtime_r(&t, &tm) == NULL)
         return 0;
@@ -163,9 +164,9 @@ int lf_api_var_nginx(lua_State *L, lf_request_t *r, const char *name, size_t len
         return 1;
     }
     if (strcmp(name, "msec") == 0)
-        return var_msec(L, lf_api_time_now());
+        return var_msec(L, lf_clock_now());
     if (strcmp(name, "request_time") == 0) {
-        double d = lf_api_time_now() - r->start_time;
+        double d = lf_clock_now() - r->start_time;
         return var_msec(L, d > 0 ? d : 0);
     }
     if (strcmp(name, "time_local") == 0)

@@ -12,6 +12,7 @@
 
 #include <luajit.h>
 
+#include "api.h"
 #include "check.h"
 #include "conf.h"
 #include "fdutil.h"
@@ -22,7 +23,9 @@
 #include "notify.h"
 #include "pidfile.h"
 #include "priv.h"
+#include "sandbox.h"
 #include "script.h"
+#include "vm.h"
 #include "worker.h"
 
 /* Everything that needs root, done: the log, the socket and the pid file
@@ -43,8 +46,18 @@ static int main_drop_privileges(const lf_conf_t *conf, const lf_listen_t *listen
     return 0;
 }
 
+/* What every new VM gets: the ngx API, and the sandbox's environment
+ * when there is a --sandbox-root (the layers above the VM, wired here). */
+static void main_vm_install(lua_State *L, const lf_conf_t *conf)
+{
+    lf_api_init(L, conf);
+    if (conf->sandbox_root)
+        lf_sandbox_init(L);
+}
+
 int main(int argc, char **argv)
 {
+    lf_vm_install = main_vm_install;
     lf_conf_t conf;
     lf_listen_t listen;
     lf_root_t root;

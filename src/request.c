@@ -25,7 +25,7 @@
 
 #include <lauxlib.h>
 
-#include "api.h"
+#include "clock.h"
 #include "log.h"
 #include "request.h"
 #include "sandbox.h"
@@ -832,7 +832,7 @@ static void request_run(lf_request_t *r, lf_uthread_t *ut, int nargs)
 {
     lua_State *L = r->vm->L;
     lf_timer_stop(r->env.loop, &r->deadline);
-    lf_api_time_update();
+    lf_clock_update();
     while (ut != NULL && !r->handler_done) {
         lua_State *co = ut->co;
         int rc = LUA_YIELD, timed_out = 0, failed = 0, parks = 0;
@@ -849,6 +849,8 @@ static void request_run(lf_request_t *r, lf_uthread_t *ut, int nargs)
             }
             rc = lua_resume(co, nargs);
             nargs = 0;
+            if (rc == LUA_YIELD && r->sandboxed && lf_sandbox_stopping())
+                r->yield = LF_YIELD_SANDBOX;
             parks = rc == LUA_YIELD && request_parks(r);
             if (!parks && r->sandboxed)
                 over = lf_sandbox_end();
@@ -1018,7 +1020,7 @@ static int request_launch(lua_State *L, void *ud)
     /* A sandboxed request's budgets count from here: its coroutine,
      * closure and globals are its own memory. */
     if (r->sandboxed)
-        lf_sandbox_begin(r);
+        lf_sandbox_begin(r->vm, r->conf);
     lua_State *co = lua_newthread(L);                /* sp: factory, co */
     /* The factory only makes a closure (the text was proved a chunk of
      * its own), called protected all the same. */
@@ -1619,8 +1621,8 @@ int lf_request_start(const lf_request_env_t *env)
     lf_timer_init(&r->timer, request_timer_fired, r);
     lf_timer_init(&r->deadline, request_deadline_fired, r);
     r->number = ++request_counter;
-    lf_api_time_update();
-    r->start_time = lf_api_time_now();
+    lf_clock_update();
+    r->start_time = lf_clock_now();
     r->mono_start = mono_now();
     lf_log_set_request(r->number);
     const char *method = lf_request_param(r, "REQUEST_METHOD");
@@ -1691,8 +1693,8 @@ int lf_request_start_timer(const lf_request_env_t *env, int fn_ref, int prematur
     lf_timer_init(&r->timer, request_timer_fired, r);
     lf_timer_init(&r->deadline, request_deadline_fired, r);
     r->number = ++request_counter;
-    lf_api_time_update();
-    r->start_time = lf_api_time_now();
+    lf_clock_update();
+    r->start_time = lf_clock_now();
     r->mono_start = mono_now();
     lf_log_set_request(r->number);
     r->next = lf_request_inflight;

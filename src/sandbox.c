@@ -15,7 +15,7 @@
  *     heap past the cap plus the budget, is refused before it happens.
  *
  * Once a budget is spent the hook fires at every instruction and stops the
- * script: it yields the request's coroutine with LF_YIELD_SANDBOX (through
+ * script: it yields the request's coroutine (lf_sandbox_stopping; through
  * pcall and user coroutines, as ngx.exit does), or raises where no yield is
  * possible (Lua called from C), again and again until a yield is possible,
  * so nothing the script does can catch it.  The guarded pcall/xpcall of
@@ -28,7 +28,7 @@
 
 #include <lauxlib.h>
 
-#include "lint.h"
+#include "globals.h"
 #include "sandbox.h"
 
 /* Instructions between two runs of the hook (fewer when the budget is
@@ -43,7 +43,7 @@ static char key_reset;          /* registry: sandbox.lua's per-request reset */
 static char key_message;        /* registry: the error a stopped script sees */
 
 static struct {
-    lf_request_t *r;          /* the sandboxed request running, or NULL */
+    int active;               /* a sandboxed request runs */
     lf_vm_t *vm;
     lf_sandbox_over_t over;
     long long budget;         /* instructions, 0 = no limit */
@@ -88,11 +88,8 @@ static void sandbox_arm(lua_State *L)
 /* Stop the script: yield to C, or raise where no yield is possible. */
 static int sandbox_stop_here(lua_State *L)
 {
-    lf_request_t *r = sb.r;
-    if (lua_isyieldable(L)) {
-        r->yield = LF_YIELD_SANDBOX;
-        return lua_yield(L, 0);
-    }
+    if (lua_isyieldable(L))
+        return lua_yield(L, 0); /* the request sees lf_sandbox_stopping() */
     lua_pushlightuserdata(L, &key_message);
     lua_rawget(L, LUA_REGISTRYINDEX);
     return lua_error(L);
@@ -101,7 +98,7 @@ static int sandbox_stop_here(lua_State *L)
 static void sandbox_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
-    if (sb.r == NULL) {
+    if (!sb.active) {
         lua_sethook(L, NULL, 0, 0); /* a late one: nothing is sandboxed now */
         return;
     }
@@ -126,7 +123,7 @@ static void sandbox_hook(lua_State *L, lua_Debug *ar)
         }
         sandbox_arm(L);
     }
-    if (L == sb.r->vm->L)
+    if (L == sb.vm->L)
         return; /* not the script's code: wait until it runs again */
     sandbox_stop_here(L);
 }
@@ -134,14 +131,14 @@ static void sandbox_hook(lua_State *L, lua_Debug *ar)
 /* over() for sandbox.lua: has the running request spent a budget? */
 static int sandbox_over_fn(lua_State *L)
 {
-    lua_pushboolean(L, sb.r != NULL && sb.over != LF_SANDBOX_WITHIN);
+    lua_pushboolean(L, sb.active && sb.over != LF_SANDBOX_WITHIN);
     return 1;
 }
 
 /* stop() for sandbox.lua: called once over() said so. */
 static int sandbox_stop_fn(lua_State *L)
 {
-    if (sb.r == NULL || sb.over == LF_SANDBOX_WITHIN)
+    if (!sb.active || sb.over == LF_SANDBOX_WITHIN)
         return 0;
     return sandbox_stop_here(L);
 }
@@ -171,7 +168,7 @@ void lf_sandbox_init(lua_State *L)
     lua_createtable(L, 0, 2);                        /* sp: globals, key, mt */
     lua_pushvalue(L, -3);
     lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, lf_lint_global_write);
+    lua_pushcfunction(L, lf_globals_write);
     lua_setfield(L, -2, "__newindex");
     lua_rawset(L, LUA_REGISTRYINDEX);
     lua_pop(L, 1);
@@ -209,16 +206,21 @@ static void sandbox_string_index(lua_State *L, void *from, void *save)
     lua_pop(L, 2);
 }
 
-void lf_sandbox_begin(lf_request_t *r)
+int lf_sandbox_stopping(void)
 {
-    lf_vm_t *vm = r->vm;
+    return sb.active && sb.over != LF_SANDBOX_WITHIN;
+}
+
+void lf_sandbox_begin(lf_vm_t *vm, const lf_conf_t *conf)
+{
     lua_State *L = vm->L;
-    sb.r = r;
+    sb.active = 1;
     sb.vm = vm;
+    vm->admit = lf_sandbox_admit;
     sb.over = LF_SANDBOX_WITHIN;
     sb.used = 0;
-    sb.budget = r->conf->sandbox_instructions;
-    sb.memory = r->conf->sandbox_memory;
+    sb.budget = conf->sandbox_instructions;
+    sb.memory = conf->sandbox_memory;
     sb.host = sb.refused = sb.in_use = 0;
     sb.refused_host = 0;
     sb.collect = 0;
@@ -245,13 +247,14 @@ void lf_sandbox_begin(lf_request_t *r)
 
 lf_sandbox_over_t lf_sandbox_end(void)
 {
-    if (sb.r == NULL)
+    if (!sb.active)
         return LF_SANDBOX_WITHIN;
     lf_vm_t *vm = sb.vm;
     lua_sethook(vm->L, NULL, 0, 0);
     vm->heap_cap = 0;
+    vm->admit = NULL;
     sandbox_string_index(vm->L, &key_string_saved, NULL);
-    sb.r = NULL;
+    sb.active = 0;
     return sb.over;
 }
 
@@ -283,7 +286,7 @@ static void sandbox_refuse(size_t size, int host)
 int lf_sandbox_admit(size_t size, size_t grow)
 {
     lf_vm_t *vm = sb.vm;
-    if (sb.r == NULL)
+    if (!sb.active)
         return 0;
     if (sb.over == LF_SANDBOX_WITHIN) {
         size_t budget = (size_t)sb.memory;
@@ -299,7 +302,7 @@ int lf_sandbox_admit(size_t size, size_t grow)
 
 int lf_sandbox_charge_memory(size_t bytes)
 {
-    if (sb.r == NULL || bytes == 0)
+    if (!sb.active || bytes == 0)
         return 0;
     if (sb.over != LF_SANDBOX_WITHIN)
         return -1;
@@ -323,7 +326,7 @@ int lf_sandbox_charge_memory(size_t bytes)
 void lf_sandbox_rehook(lua_State *L)
 {
     /* L may be any coroutine of the VM: the hook is the VM's. */
-    if (sb.r != NULL)
+    if (sb.active)
         sandbox_arm(L);
     else
         lua_sethook(L, NULL, 0, 0);
@@ -331,14 +334,14 @@ void lf_sandbox_rehook(lua_State *L)
 
 size_t lf_sandbox_memory_left(void)
 {
-    if (sb.r == NULL || sb.memory <= 0)
+    if (!sb.active || sb.memory <= 0)
         return (size_t)-1;
     return sb.vm->heap < sb.vm->heap_cap ? sb.vm->heap_cap - sb.vm->heap : 0;
 }
 
 int lf_sandbox_charge(size_t n)
 {
-    if (sb.r == NULL || sb.budget <= 0)
+    if (!sb.active || sb.budget <= 0)
         return 0;
     if (sb.over == LF_SANDBOX_WITHIN) {
         sb.used += n > (size_t)sb.budget ? sb.budget : (long long)n;

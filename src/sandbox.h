@@ -5,7 +5,7 @@
 
 #include <lua.h>
 
-#include "request.h"
+#include "conf.h"
 #include "vm.h"
 
 typedef enum {
@@ -21,8 +21,11 @@ void lf_sandbox_init(lua_State *L);
 /* Around the run of a sandboxed request: begin arms the budgets (the
  * count hook, the heap cap) and swaps in the sandbox's string methods;
  * end undoes all of it and tells whether a budget was spent. */
-void lf_sandbox_begin(lf_request_t *r);
+void lf_sandbox_begin(lf_vm_t *vm, const lf_conf_t *conf);
 lf_sandbox_over_t lf_sandbox_end(void);
+/* The running script spent a budget and is being stopped: its yield is
+ * the sandbox's (through any pcall and user coroutine), not a wait. */
+int lf_sandbox_stopping(void);
 
 /* A fresh globals table for a sandboxed request.  sp++ */
 void lf_sandbox_push_env(lua_State *L);

@@ -16,15 +16,17 @@
 #include <luajit.h>
 #include <lualib.h>
 
-#include "api.h"
 #include "embedded.h"
-#include "lint.h"
+#include "globals.h"
 #include "log.h"
-#include "sandbox.h"
 #include "vm.h"
 
 char lf_vm_key_cache;
 char lf_vm_key_env_mt;
+
+lf_vm_install_fn lf_vm_install;
+const char *lf_vm_phase = "init";
+
 static char key_sandbox_cache; /* registry: as lf_vm_key_cache, for sandboxed scripts */
 static char key_stamps;   /* registry: handler path -> lf_stamp_t (--revalidate) */
 static char key_sandbox_stamps; /* the same for the sandbox's cache */
@@ -131,7 +133,7 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
      * "not enough memory"); shrinking is always allowed. */
     if (vm->heap_cap && nsize > old &&
         (vm->heap >= vm->heap_cap || nsize - old > vm->heap_cap - vm->heap) &&
-        !lf_sandbox_admit(nsize, nsize - old))
+        !(vm->admit && vm->admit(nsize, nsize - old)))
         return NULL;
     void *p = realloc(ptr, nsize);
     if (p == NULL)
@@ -236,7 +238,7 @@ static int vm_setup(lua_State *L)
     lua_pushvalue(L, LUA_GLOBALSINDEX);
     lua_setfield(L, -2, "__index");
     /* Writes stay in the request's table, with a warning once per site. */
-    lua_pushcfunction(L, lf_lint_global_write);
+    lua_pushcfunction(L, lf_globals_write);
     lua_setfield(L, -2, "__newindex");
     lua_rawset(L, LUA_REGISTRYINDEX);
 
@@ -262,9 +264,8 @@ static int vm_setup(lua_State *L)
     lua_pushcfunction(L, vm_protected);
     lua_rawset(L, LUA_REGISTRYINDEX);
 
-    lf_api_init(L, conf);
-    if (conf->sandbox_root)
-        lf_sandbox_init(L);
+    if (lf_vm_install)
+        lf_vm_install(L, conf);
     return 0;
 }
 
@@ -604,8 +605,8 @@ static int vm_run_file(lua_State *L, void *ud)
 int lf_vm_run_file(lf_vm_t *vm, const char *path, const char *phase, char *errbuf, size_t errlen)
 {
     lua_State *L = vm->L;
-    const char *saved = lf_api_phase;
-    lf_api_phase = phase;
+    const char *saved = lf_vm_phase;
+    lf_vm_phase = phase;
     lf_run_file_t a = {path, phase, errbuf, errlen, 0};
     if (lf_vm_protect(L, vm_run_file, &a) != 0) {
         snprintf(errbuf, errlen, "%s script %s failed: %s", phase == NULL ? "init" : phase, path,
@@ -613,7 +614,7 @@ int lf_vm_run_file(lf_vm_t *vm, const char *path, const char *phase, char *errbu
         lua_pop(L, 1);
         a.rc = -1;
     }
-    lf_api_phase = saved;
+    lf_vm_phase = saved;
     return a.rc == 0 ? 0 : -1;
 }
 

@@ -16,9 +16,21 @@ typedef struct {
     size_t heap_cap;  /* a sandboxed request's limit on heap, 0 = none */
     double revalidate;        /* --revalidate, < 0 = never */
     double modules_checked;   /* when its modules' files were last checked */
+    /* While a sandboxed request runs: may the heap grow past heap_cap by
+     * grow (to size)?  Its budget decides (sandbox.c). */
+    int (*admit)(size_t size, size_t grow);
     unsigned refs;            /* requests in flight in it */
     unsigned retired : 1;     /* closed when the last of them ends */
 } lf_vm_t;
+
+/* What a new VM gets on top of Lua's libraries and the package paths:
+ * the ngx API and the sandbox's set-up, from the layers above the VM
+ * (main.c sets it before the first VM).  It may raise errors. */
+typedef void (*lf_vm_install_fn)(lua_State *L, const lf_conf_t *conf);
+extern lf_vm_install_fn lf_vm_install;
+/* What runs outside a request: "init" (the --init script, module loading)
+ * or "init_worker" (ngx.get_phase). */
+extern const char *lf_vm_phase;
 
 /* A ready VM (libraries, ngx, package paths); NULL with errbuf set. */
 lf_vm_t *lf_vm_new(const lf_conf_t *conf, char *errbuf, size_t errlen);
