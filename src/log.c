@@ -223,3 +223,14 @@ void lf_log_write(int level, int err, const char *fmt, ...)
     lf_log_vwrite(level, err, fmt, ap);
     va_end(ap);
 }
+
+const char *lf_log_who_text(const lf_log_who_t *who, char *buf, size_t len)
+{
+    if (who->timer)
+        snprintf(buf, len, "context: ngx.timer");
+    else if (who->has_script)
+        snprintf(buf, len, "script: %s, request: \"%s %s\"", who->script, who->method, who->uri);
+    else
+        snprintf(buf, len, "request: \"%s %s\"", who->method, who->uri);
+    return buf;
+}

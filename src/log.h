@@ -72,4 +72,16 @@ const char *lf_log_level_name(int level);
 void lf_log_set_request(unsigned long long number);
 void lf_log_escape(char *dst, size_t dstlen, const char *src, size_t srclen);
 
+/* Which request a line is about: method, URI and script, each escaped
+ * (they come from the web server, the client and file names: a newline
+ * there must not forge a line); timer: an ngx.timer callback instead. */
+typedef struct {
+    char method[64], uri[1024], script[1024];
+    int has_script;
+    int timer;
+} lf_log_who_t;
+/* `script: S, request: "METHOD URI"` (or `context: ngx.timer`) into buf. */
+#define LF_LOG_WHO_TEXT 2200
+const char *lf_log_who_text(const lf_log_who_t *who, char *buf, size_t len);
+
 #endif

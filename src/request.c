@@ -26,6 +26,7 @@
 #include <lauxlib.h>
 
 #include "clock.h"
+#include "http.h"
 #include "log.h"
 #include "request.h"
 #include "sandbox.h"
@@ -54,36 +55,6 @@ static char key_script_map; /* registry: SCRIPT_FILENAME -> resolved path */
 static unsigned script_map_entries;
 #define LF_SCRIPT_MAP_MAX 4096
 
-typedef struct {
-    int status;
-    const char *reason;
-} lf_status_t;
-
-static const lf_status_t status_reasons[] = {
-    {200, "OK"}, {201, "Created"}, {202, "Accepted"}, {204, "No Content"},
-    {206, "Partial Content"}, {301, "Moved Permanently"}, {302, "Found"},
-    {303, "See Other"}, {304, "Not Modified"}, {307, "Temporary Redirect"},
-    {308, "Permanent Redirect"}, {400, "Bad Request"}, {401, "Unauthorized"},
-    {402, "Payment Required"}, {403, "Forbidden"}, {404, "Not Found"},
-    {405, "Not Allowed"}, {406, "Not Acceptable"}, {408, "Request Time-out"},
-    {409, "Conflict"}, {410, "Gone"}, {411, "Length Required"},
-    {412, "Precondition Failed"}, {413, "Request Entity Too Large"},
-    {414, "Request-URI Too Large"}, {415, "Unsupported Media Type"},
-    {416, "Requested Range Not Satisfiable"}, {421, "Misdirected Request"},
-    {429, "Too Many Requests"}, {500, "Internal Server Error"},
-    {501, "Not Implemented"}, {502, "Bad Gateway"}, {503, "Service Temporarily Unavailable"},
-    {504, "Gateway Time-out"}, {505, "HTTP Version Not Supported"},
-    {507, "Insufficient Storage"},
-};
-
-const char *lf_request_status_reason(int status)
-{
-    for (size_t i = 0; i < sizeof(status_reasons) / sizeof(status_reasons[0]); i++)
-        if (status_reasons[i].status == status)
-            return status_reasons[i].reason;
-    return NULL;
-}
-
 const char *lf_request_param(const lf_request_t *r, const char *name)
 {
     return lf_fcgi_conn_param(r->conn, name, strlen(name));
@@ -92,6 +63,15 @@ const char *lf_request_param(const lf_request_t *r, const char *name)
 void lf_request_log_fill(const lf_request_t *r, lf_request_log_t *out)
 {
     lf_request_log_fill_conn(r->conn, r->script, out);
+    out->has_script = r->script != NULL;
+    out->timer = r->is_timer;
+}
+
+/* The deadline's way to name its request (timeout.c). */
+static void request_describe(const lf_deadline_t *d, lf_log_who_t *who)
+{
+    const lf_request_t *r = (const lf_request_t *)((const char *)d - offsetof(lf_request_t, dl));
+    lf_request_log_fill(r, who);
 }
 
 void lf_request_log_fill_conn(const lf_fcgi_conn_t *conn, const char *script,
@@ -105,21 +85,15 @@ void lf_request_log_fill_conn(const lf_fcgi_conn_t *conn, const char *script,
                   method ? strlen(method) : 1);
     lf_log_escape(out->uri, sizeof(out->uri), uri ? uri : "-", uri ? strlen(uri) : 1);
     lf_log_escape(out->script, sizeof(out->script), script, strlen(script));
+    out->has_script = 0;
+    out->timer = 0;
 }
 
 const char *lf_request_log_text(const lf_request_t *r, char *buf, size_t len)
 {
-    if (r->is_timer) {
-        snprintf(buf, len, "context: ngx.timer");
-        return buf;
-    }
     lf_request_log_t e;
     lf_request_log_fill(r, &e);
-    if (r->script)
-        snprintf(buf, len, "script: %s, request: \"%s %s\"", e.script, e.method, e.uri);
-    else
-        snprintf(buf, len, "request: \"%s %s\"", e.method, e.uri);
-    return buf;
+    return lf_log_who_text(&e, buf, len);
 }
 
 const char *lf_request_args(lf_request_t *r, size_t *len)
@@ -162,7 +136,7 @@ static int request_send(lf_request_t *r, const char *extra, size_t extralen, int
     }
     lf_fcgi_out_t b;
     lf_fcgi_out_begin(&b, r->conn);
-    lf_timeout_sending(last);
+    lf_timeout_sending(&r->dl, last);
     if (!r->headers_written) {
         r->headers_written = 1;
         if (request_serialize_headers(r, r->flushed) != 0) {
@@ -201,7 +175,7 @@ static int request_serialize_headers(lf_request_t *r, int streaming)
     int rc = 0;
     lf_buf_reset(o);
     if (status != 200) {
-        const char *reason = lf_request_status_reason(status);
+        const char *reason = lf_http_status_reason(status);
         rc |= reason ? lf_buf_appendf(o, "Status: %d %s\r\n", status, reason)
                      : lf_buf_appendf(o, "Status: %d\r\n", status);
     }
@@ -321,23 +295,10 @@ int lf_request_eof(lf_request_t *r)
     return request_eof_send(r);
 }
 
-size_t lf_request_error_html(int status, char *buf, size_t len)
-{
-    const char *reason = lf_request_status_reason(status);
-    int n = snprintf(buf, len,
-                     "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n"
-                     "<center><h1>%d %s</h1></center>\r\n<hr><center>luafpm</center>\r\n"
-                     "</body>\r\n</html>\r\n",
-                     status, reason ? reason : "", status, reason ? reason : "");
-    if (n < 0)
-        return 0;
-    return (size_t)n < len ? (size_t)n : len - 1;
-}
-
 void lf_request_error_page(lf_request_t *r, int status)
 {
     char page[512];
-    size_t n = lf_request_error_html(status, page, sizeof(page));
+    size_t n = lf_http_error_html(status, page, sizeof(page));
     r->status = status;
     lf_headers_remove(&r->headers, "content-type", 12);
     lf_headers_add(&r->headers, "Content-Type", 12, "text/html", 9);
@@ -496,8 +457,8 @@ static void request_stopped(lf_request_t *r, lua_State *L, int status)
 /* The handler ran past --request-timeout: 504. */
 static void request_timed_out(lf_request_t *r, lua_State *L, lua_State *co)
 {
-    if (r->timeout_ref != LUA_NOREF)
-        lua_rawgeti(L, LUA_REGISTRYINDEX, r->timeout_ref); /* sp++: from the hook */
+    if (r->dl.timeout_ref != LUA_NOREF)
+        lua_rawgeti(L, LUA_REGISTRYINDEX, r->dl.timeout_ref); /* sp++: from the hook */
     else
         luaL_traceback(L, co, lf_timeout_message(), 0);    /* sp++ */
     request_stopped(r, L, 504);
@@ -708,7 +669,7 @@ static void request_timer_start(lf_request_t *r, double seconds)
 /* The next --request-timeout / --slowlog-timeout deadline, while parked. */
 static void request_arm_deadline(lf_request_t *r)
 {
-    double at = lf_timeout_next(r);
+    double at = lf_timeout_next(&r->dl);
     if (at <= 0)
         return;
     double left = at - mono_now();
@@ -843,7 +804,7 @@ static void request_run(lf_request_t *r, lf_uthread_t *ut, int nargs)
         ut->wait = LF_WAIT_NONE;
         for (;;) {
             r->yield = LF_YIELD_NONE;
-            if (lf_timeout_enter(r) != 0) {
+            if (lf_timeout_enter(&r->dl) != 0) {
                 timed_out = 1; /* passed while it was parked */
                 break;
             }
@@ -851,6 +812,8 @@ static void request_run(lf_request_t *r, lf_uthread_t *ut, int nargs)
             nargs = 0;
             if (rc == LUA_YIELD && r->sandboxed && lf_sandbox_stopping())
                 r->yield = LF_YIELD_SANDBOX;
+            else if (rc == LUA_YIELD && lf_timeout_expired())
+                r->yield = LF_YIELD_TIMEOUT; /* the hook's yield */
             parks = rc == LUA_YIELD && request_parks(r);
             if (!parks && r->sandboxed)
                 over = lf_sandbox_end();
@@ -869,7 +832,7 @@ static void request_run(lf_request_t *r, lf_uthread_t *ut, int nargs)
                 else
                     thread_failed(r, L, ut);
             }
-            timed_out = lf_timeout_leave(r, !parks && ut->parent == NULL && r->alive <= 1);
+            timed_out = lf_timeout_leave(&r->dl, !parks && ut->parent == NULL && r->alive <= 1);
             if (parks && !timed_out && r->sandboxed) {
                 /* Nothing a sandboxed script can call waits; a bare yield
                  * goes on at once, so that no other request runs in the
@@ -928,6 +891,8 @@ int lf_request_thread_spawn(lf_request_t *r, lua_State *L)
     r->yield = LF_YIELD_NONE;
     ut->state = LF_UT_RUNNING;
     int rc = lua_resume(co, n - 1);
+    if (rc == LUA_YIELD && lf_timeout_expired())
+        r->yield = LF_YIELD_TIMEOUT; /* the hook's yield */
     r->cur = parent;
     r->co = parent_co;
     if (rc == LUA_YIELD && request_parks(r)) {
@@ -982,7 +947,7 @@ static void request_internal_error(lf_request_t *r, lua_State *L)
 {
     if (r->sandboxed && !r->handler_done)
         lf_sandbox_end();
-    lf_timeout_leave(r, 1);
+    lf_timeout_leave(&r->dl, 1);
     char where[LF_REQUEST_LOG_TEXT];
     lf_log(LF_LOG_ERR, "request failed inside luafpm: %s, %s",
            lua_isstring(L, -1) ? lua_tostring(L, -1) : "(no message)",
@@ -1163,7 +1128,7 @@ static void request_deadline_fired(lf_loop_t *loop, void *data)
         return;
     lf_log_set_request(r->number);
     lf_request_current = r;
-    int expired = lf_timeout_due(r); /* a slowlog entry, or the timeout */
+    int expired = lf_timeout_due(&r->dl); /* a slowlog entry, or the timeout */
     lf_request_current = NULL;
     if (expired) {
         request_protected(r, request_parked_timeout);
@@ -1366,18 +1331,19 @@ static void request_complete(lf_request_t *r)
         lua_State *L = r->vm->L;
         luaL_unref(L, LUA_REGISTRYINDEX, r->ctx_ref);
         luaL_unref(L, LUA_REGISTRYINDEX, r->abort_ref);
-        luaL_unref(L, LUA_REGISTRYINDEX, r->timeout_ref);
+        luaL_unref(L, LUA_REGISTRYINDEX, r->dl.timeout_ref);
         luaL_unref(L, LUA_REGISTRYINDEX, r->args_ref);
         luaL_unref(L, LUA_REGISTRYINDEX, r->timer_ref);
         luaL_unref(L, LUA_REGISTRYINDEX, r->on_abort_ref);
         lf_vm_release(r->vm);
         r->vm = NULL;
     }
-    r->ctx_ref = r->abort_ref = r->timeout_ref = r->args_ref = r->timer_ref = r->on_abort_ref = LUA_NOREF;
+    r->ctx_ref = r->abort_ref = r->dl.timeout_ref = r->args_ref = r->timer_ref = r->on_abort_ref = LUA_NOREF;
     r->script = NULL;
     r->co = NULL;
     lf_buf_reset(&r->out);
     lf_headers_release(&r->headers);
+    lf_timeout_forget(&r->dl);
     /* Out of the in-flight list. */
     if (r->prev)
         r->prev->next = r->next;
@@ -1555,6 +1521,20 @@ out:
 
 /* ---- the start ---- */
 
+/* The request's deadlines (--request-timeout, --slowlog-timeout), from
+ * now; registered, so the hard deadline can answer it too. */
+static void request_deadline_init(lf_request_t *r)
+{
+    lf_deadline_t *d = &r->dl;
+    d->conn = r->conn;
+    d->L = r->vm ? r->vm->L : NULL;
+    d->co = &r->co;
+    d->number = r->number;
+    d->slowlog = r->conf->slowlog;
+    d->describe = request_describe;
+    lf_timeout_arm(d, r->conf);
+}
+
 static lf_request_t *request_alloc(void)
 {
     lf_request_t *r = free_requests;
@@ -1593,7 +1573,6 @@ static int request_begin(lua_State *L, void *ud)
     }
     r->script = r->path;
     r->sandboxed = lf_script_sandboxed(r->env.root, param, r->path);
-    lf_timeout_arm(r);
     if (r->sandboxed) {
         r->wait = LF_WAIT_PREFETCH; /* request_prefetch_ready launches it */
         return 0;
@@ -1616,14 +1595,14 @@ int lf_request_start(const lf_request_env_t *env)
     r->vm = env->vm;
     if (r->vm)
         r->vm->refs++;
-    r->ctx_ref = r->abort_ref = r->timeout_ref = r->args_ref = r->timer_ref = r->on_abort_ref = LUA_NOREF;
+    r->ctx_ref = r->abort_ref = r->dl.timeout_ref = r->args_ref = r->timer_ref = r->on_abort_ref = LUA_NOREF;
     r->body_fd = -1;
     lf_timer_init(&r->timer, request_timer_fired, r);
     lf_timer_init(&r->deadline, request_deadline_fired, r);
     r->number = ++request_counter;
     lf_clock_update();
     r->start_time = lf_clock_now();
-    r->mono_start = mono_now();
+    request_deadline_init(r);
     lf_log_set_request(r->number);
     const char *method = lf_request_param(r, "REQUEST_METHOD");
     r->header_only = method && strcmp(method, "HEAD") == 0;
@@ -1681,7 +1660,7 @@ int lf_request_start_timer(const lf_request_env_t *env, int fn_ref, int prematur
     r->conf = env->conf;
     r->vm = env->vm;
     r->vm->refs++;
-    r->ctx_ref = r->abort_ref = r->timeout_ref = r->args_ref = r->timer_ref = r->on_abort_ref =
+    r->ctx_ref = r->abort_ref = r->dl.timeout_ref = r->args_ref = r->timer_ref = r->on_abort_ref =
         LUA_NOREF;
     r->timer_ref = fn_ref;
     r->timer_premature = premature != 0;
@@ -1695,7 +1674,7 @@ int lf_request_start_timer(const lf_request_env_t *env, int fn_ref, int prematur
     r->number = ++request_counter;
     lf_clock_update();
     r->start_time = lf_clock_now();
-    r->mono_start = mono_now();
+    request_deadline_init(r);
     lf_log_set_request(r->number);
     r->next = lf_request_inflight;
     r->prev = NULL;
@@ -1704,7 +1683,6 @@ int lf_request_start_timer(const lf_request_env_t *env, int fn_ref, int prematur
     lf_request_inflight = r;
     lf_request_inflight_count++;
     r->starting = 1;
-    lf_timeout_arm(r);
     request_protected(r, request_launch_timer);
     if (r->handler_done)
         request_finish(r);

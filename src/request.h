@@ -11,7 +11,9 @@
 #include "event.h"
 #include "fcgi_conn.h"
 #include "headers.h"
+#include "log.h"
 #include "script.h"
+#include "timeout.h"
 #include "vm.h"
 
 /* Why the request's coroutine yielded back to C. */
@@ -108,7 +110,6 @@ struct lf_request {
     int ctx_ref;                /* ngx.ctx, LUA_NOREF until used */
     double sleep_seconds;       /* argument of ngx.sleep */
     int abort_ref;              /* LF_YIELD_ABORT's error value */
-    int timeout_ref;            /* the timeout's message and traceback */
     lf_body_state_t body_state;
     int body_fd;                /* spooled body, else -1 */
     const char *body_path;      /* its name, removed at the end */
@@ -140,11 +141,9 @@ struct lf_request {
     unsigned alive;             /* threads not done yet */
     lf_timer_t timer;           /* a read or send timeout */
     lf_timer_t deadline;        /* --request-timeout / --slowlog-timeout while parked */
-    double mono_start;          /* CLOCK_MONOTONIC seconds at the start */
-    double slow_secs, soft_secs; /* its deadlines from the start, 0 = none */
+    lf_deadline_t dl;           /* --request-timeout, --slowlog-timeout */
     double linger_until;        /* a refused body is dropped until then */
     unsigned long long body_dropped;
-    unsigned slow_written : 1;  /* its slowlog entry is out */
     unsigned end_sent : 1;      /* FCGI_END_REQUEST is written or queued */
     unsigned shut : 1;          /* our side is shut (ngx.eof without keep-alive) */
     unsigned handler_done : 1;  /* the coroutine is over */
@@ -200,20 +199,16 @@ int lf_request_on_abort(lf_request_t *r, lua_State *L, const char **why);
 void lf_request_cleanup(void);
 
 const char *lf_request_param(const lf_request_t *r, const char *name);
-/* Which request it is, for a log line: method, URI and script, each
- * escaped (they come from the web server, the client and file names: a
- * newline there must not forge a line).  Every line that names a request
- * is built from these. */
-typedef struct {
-    char method[64], uri[1024], script[1024];
-} lf_request_log_t;
+/* Which request it is, for a log line (log.h: each part escaped).  Every
+ * line that names a request is built from these. */
+typedef lf_log_who_t lf_request_log_t;
 void lf_request_log_fill(const lf_request_t *r, lf_request_log_t *out);
 /* The same for a request on conn that has no lf_request_t (yet): script
  * is "-". */
 void lf_request_log_fill_conn(const lf_fcgi_conn_t *conn, const char *script,
                               lf_request_log_t *out);
 /* `script: S, request: "METHOD URI"`, from lf_request_log_fill.  Returns buf. */
-#define LF_REQUEST_LOG_TEXT 2200
+#define LF_REQUEST_LOG_TEXT LF_LOG_WHO_TEXT
 const char *lf_request_log_text(const lf_request_t *r, char *buf, size_t len);
 int lf_request_write(lf_request_t *r, const char *p, size_t n);
 int lf_request_flush(lf_request_t *r);
@@ -227,9 +222,6 @@ int lf_request_output_backlog(lf_request_t *r, lua_State *L);
 int lf_request_eof(lf_request_t *r);
 /* A complete response with nginx's kind of error page, before any output. */
 void lf_request_error_page(lf_request_t *r, int status);
-/* That page's HTML into buf (NUL-terminated); its length. */
-size_t lf_request_error_html(int status, char *buf, size_t len);
-const char *lf_request_status_reason(int status);
 /* The query string as ngx.var.args sees it now ("" when there is none). */
 const char *lf_request_args(lf_request_t *r, size_t *len);
 

@@ -3,7 +3,7 @@
  *
  *   soft, at the timeout: the signal handler sets a count hook on the VM
  *     (LuaJIT documents lua_sethook as safe in a signal handler).  The hook
- *     yields the request's coroutine with LF_YIELD_TIMEOUT, through pcall
+ *     yields the request's coroutine (lf_timeout_expired tells why), through pcall
  *     and user coroutines as ngx.exit does; where no yield is possible (Lua
  *     called from C) it raises the timeout error, and it fires again at
  *     every instruction, so no pcall swallows it.  A blocked system call
@@ -40,8 +40,8 @@
 
 #include "fdutil.h"
 #include "log.h"
+#include "http.h"
 #include "sandbox.h"
-#include "scoreboard.h"
 #include "timeout.h"
 
 #define LF_HARD_LINGER_MS 1000 /* reading what the web server still sends */
@@ -58,7 +58,7 @@ static struct {
     volatile sig_atomic_t phase;    /* next deadline: SLOW, SOFT, HARD */
     volatile sig_atomic_t slow_due; /* the slowlog deadline passed */
     int slow_written;               /* this request's slowlog entry is out */
-    lf_request_t *r;
+    lf_deadline_t *r;               /* the request that runs now */
     lua_State *volatile L;
     volatile int fd;
     long gmtoff;                    /* for the log line's local time */
@@ -70,6 +70,10 @@ static struct {
 enum { PHASE_SLOW, PHASE_SOFT, PHASE_HARD };
 
 static int slowlog_fd = -1;         /* --slowlog, opened on first use */
+static lf_deadline_t *armed_list;   /* every request in flight */
+
+void (*lf_timeout_on_slow)(void);
+void (*lf_timeout_on_kill)(void);
 
 static int installed;
 static char message[64];            /* request timed out after N s */
@@ -168,7 +172,7 @@ static const char bad_record[8] = {0}; /* as request.c's request_abort */
 static unsigned answer_others(void)
 {
     unsigned n = 0;
-    for (lf_request_t *o = lf_request_inflight; o; o = o->next) {
+    for (lf_deadline_t *o = armed_list; o; o = o->next) {
         int fd = o->conn ? o->conn->fd : -1;
         if (o == t.r || fd < 0 || o->conn->id == 0)
             continue;
@@ -177,7 +181,7 @@ static unsigned answer_others(void)
             fcntl(fd, F_SETFL, fl | O_NONBLOCK);
         /* Queued output may end mid-record: nothing more can follow it. */
         if (!lf_fcgi_conn_pending(o->conn)) {
-            if (!o->headers_written) {
+            if (!o->sent) {
                 char copy[sizeof(resp502)];
                 memcpy(copy, resp502, resp502_len);
                 for (int i = 0; i < 3; i++) {
@@ -185,7 +189,7 @@ static unsigned answer_others(void)
                     copy[resp502_ids[i] + 3] = (char)o->conn->id;
                 }
                 write_all(fd, copy, resp502_len);
-            } else if (!o->end_sent) {
+            } else if (!o->complete) {
                 write_all(fd, bad_record, sizeof(bad_record));
             }
         }
@@ -256,7 +260,8 @@ static void timeout_hard(void)
                 break;
         }
     }
-    lf_body_unlink_on_kill();
+    if (lf_timeout_on_kill)
+        lf_timeout_on_kill();
     _exit(LF_EXIT_TIMEOUT);
 }
 
@@ -305,24 +310,26 @@ static void timeout_on_alarm(int signo)
 }
 
 /* One slowlog entry: when, who, how long, and where the handler is. */
-static void slowlog_write(lf_request_t *r, const char *where)
+static void slowlog_write(lf_deadline_t *r, const char *where)
 {
-    if (slowlog_fd < 0 && r->conf->slowlog) {
-        int fd = open(r->conf->slowlog, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (slowlog_fd < 0 && r->slowlog) {
+        int fd = open(r->slowlog, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         slowlog_fd = lf_fd_above_stdio(fd);
         if (slowlog_fd < 0) {
             int err = errno;
             if (fd >= 0)
                 close(fd);
             lf_log_every(LF_LOG_REPEAT_SECS, LF_LOG_ERR, err, "cannot open --slowlog \"%s\"",
-                         r->conf->slowlog);
+                         r->slowlog);
         }
     }
     double running = mono_now() - r->mono_start;
-    char esc[LF_REQUEST_LOG_TEXT];
+    char esc[LF_LOG_WHO_TEXT];
+    lf_log_who_t e;
+    r->describe(r, &e);
     if (slowlog_fd < 0) {
         lf_log(LF_LOG_WARN, "slow request: running %.3f s, %s\n%s", running,
-               lf_request_log_text(r, esc, sizeof(esc)), where);
+               lf_log_who_text(&e, esc, sizeof(esc)), where);
     } else {
         char stamp_buf[64];
         time_t wall = time(NULL);
@@ -331,8 +338,6 @@ static void slowlog_write(lf_request_t *r, const char *where)
             strftime(stamp_buf, sizeof(stamp_buf), "%d-%b-%Y %H:%M:%S", &tm) == 0)
             snprintf(stamp_buf, sizeof(stamp_buf), "%lld", (long long)wall);
         char head[2400];
-        lf_request_log_t e;
-        lf_request_log_fill(r, &e);
         int n = snprintf(head, sizeof(head),
                          "\n[%s] pid %ld, request *%llu \"%s %s\" running %.3f s\nscript_filename = %s\n",
                          stamp_buf, (long)getpid(), r->number, e.method, e.uri, running, e.script);
@@ -341,7 +346,8 @@ static void slowlog_write(lf_request_t *r, const char *where)
         write_all(slowlog_fd, where, strlen(where));
         write_all(slowlog_fd, "\n", 1);
     }
-    lf_sb_count_slow();
+    if (lf_timeout_on_slow)
+        lf_timeout_on_slow();
     r->slow_written = 1;
     if (r == t.r)
         t.slow_written = 1;
@@ -351,20 +357,20 @@ static void slowlog_write(lf_request_t *r, const char *where)
  * handler is now, then the hook goes. */
 static void slowlog_hook(lua_State *L, lua_Debug *ar)
 {
-    lf_request_t *r = t.armed ? t.r : NULL;
+    lf_deadline_t *r = t.armed ? t.r : NULL;
     (void)ar;
     if (t.expired)
         return; /* the timeout's hook takes over */
-    if (r == NULL || r->co == NULL || t.slow_written) {
+    if (r == NULL || *r->co == NULL || t.slow_written) {
         lf_sandbox_rehook(L);
         return;
     }
-    if (L == r->vm->L)
+    if (L == r->L)
         return; /* not the handler's code: wait until it runs again */
     lf_sandbox_rehook(L);
     luaL_traceback(L, L, NULL, 0);                   /* sp: tb */
-    if (L != r->co) {
-        luaL_traceback(L, r->co, "in the request's coroutine:", 0);
+    if (L != *r->co) {
+        luaL_traceback(L, *r->co, "in the request's coroutine:", 0);
         lua_pushliteral(L, "\n");
         lua_insert(L, -2);
         lua_concat(L, 3);
@@ -374,15 +380,15 @@ static void slowlog_hook(lua_State *L, lua_Debug *ar)
 }
 
 /* The request's coroutine is parked: its traceback shows where it waits. */
-static void slowlog_parked(lf_request_t *r)
+static void slowlog_parked(lf_deadline_t *r)
 {
-    lua_State *L = r->vm->L;
-    luaL_traceback(L, r->co, NULL, 0);
+    lua_State *L = r->L;
+    luaL_traceback(L, *r->co, NULL, 0);
     slowlog_write(r, lua_tostring(L, -1));
     lua_pop(L, 1);
 }
 
-double lf_timeout_next(const lf_request_t *r)
+double lf_timeout_next(const lf_deadline_t *r)
 {
     if (r->slow_secs > 0 && !r->slow_written)
         return r->mono_start + r->slow_secs;
@@ -391,11 +397,11 @@ double lf_timeout_next(const lf_request_t *r)
     return 0;
 }
 
-int lf_timeout_due(lf_request_t *r)
+int lf_timeout_due(lf_deadline_t *r)
 {
     double now = mono_now();
     if (r->slow_secs > 0 && !r->slow_written && now >= r->mono_start + r->slow_secs - 1e-4 &&
-        r->co != NULL)
+        *r->co != NULL)
         slowlog_parked(r);
     return r->soft_secs > 0 && now >= r->mono_start + r->soft_secs - 1e-4;
 }
@@ -410,19 +416,19 @@ void lf_timeout_reopen(void)
 /* Runs at every Lua instruction once the timeout has passed. */
 static void timeout_hook(lua_State *L, lua_Debug *ar)
 {
-    lf_request_t *r = t.armed ? t.r : NULL;
+    lf_deadline_t *r = t.armed ? t.r : NULL;
     (void)ar;
-    if (!t.expired || !t.in_lua || r == NULL || r->co == NULL) {
+    if (!t.expired || !t.in_lua || r == NULL || *r->co == NULL) {
         lf_sandbox_rehook(L); /* a late one: nothing to stop */
         return;
     }
-    if (L == r->vm->L)
+    if (L == r->L)
         return; /* not the handler's code: wait until it runs again */
     if (r->timeout_ref == LUA_NOREF) {
         luaL_traceback(L, L, message, 0);            /* sp: tb */
-        if (L != r->co) {
+        if (L != *r->co) {
             /* Inside a user coroutine: where the handler resumed it too. */
-            luaL_traceback(L, r->co, "in the request's coroutine:", 0);
+            luaL_traceback(L, *r->co, "in the request's coroutine:", 0);
             lua_pushliteral(L, "\n");
             lua_insert(L, -2);
             lua_concat(L, 3);                        /* sp: tb */
@@ -430,8 +436,7 @@ static void timeout_hook(lua_State *L, lua_Debug *ar)
         r->timeout_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     }
     if (lua_isyieldable(L)) {
-        r->yield = LF_YIELD_TIMEOUT;
-        lua_yield(L, 0);
+        lua_yield(L, 0); /* the request sees lf_timeout_expired() */
         return;
     }
     lua_pushstring(L, message);
@@ -443,9 +448,9 @@ static void timeout_hook(lua_State *L, lua_Debug *ar)
 static size_t timeout_build_response(int status, char *out, size_t ids[3])
 {
     char page[512], head[128];
-    size_t plen = lf_request_error_html(status, page, sizeof(page));
+    size_t plen = lf_http_error_html(status, page, sizeof(page));
     int hl = snprintf(head, sizeof(head), "Status: %d %s\r\nContent-Type: text/html\r\n\r\n", status,
-                      lf_request_status_reason(status));
+                      lf_http_status_reason(status));
     size_t clen = (size_t)hl + plen;
     unsigned char *p = (unsigned char *)out;
     size_t n = 0;
@@ -487,14 +492,16 @@ static void timeout_install(void)
 }
 
 /* The hard deadline's log line, but for its timestamp. */
-static void timeout_build_line(lf_request_t *r)
+static void timeout_build_line(lf_deadline_t *r)
 {
-    char esc[LF_REQUEST_LOG_TEXT];
+    char esc[LF_LOG_WHO_TEXT];
+    lf_log_who_t e;
+    r->describe(r, &e);
     int n = snprintf(hard_line, sizeof(hard_line),
                      "0000/00/00 00:00:00 [error] %ld#0: *%llu lua entry thread killed: %s, still "
                      "running %g s later (a JIT-compiled loop or C code), %s",
                      (long)getpid(), r->number, message, LF_TIMEOUT_GRACE,
-                     lf_request_log_text(r, esc, sizeof(esc)));
+                     lf_log_who_text(&e, esc, sizeof(esc)));
     if (n < 0)
         n = 0;
     if ((size_t)n >= sizeof(hard_line))
@@ -502,18 +509,41 @@ static void timeout_build_line(lf_request_t *r)
     hard_line_len = (size_t)n;
 }
 
-void lf_timeout_arm(lf_request_t *r)
+void lf_timeout_arm(lf_deadline_t *r, const lf_conf_t *conf)
 {
-    double secs = r->conf->request_timeout;
-    double slow = r->conf->slowlog_timeout;
+    double secs = conf->request_timeout;
+    double slow = conf->slowlog_timeout;
     if (slow > 0 && secs > 0 && slow >= secs)
         slow = 0; /* the timeout's own log line comes first */
     r->slow_secs = slow > 0 ? slow : 0;
     r->soft_secs = secs > 0 ? secs : 0;
-    r->slow_written = 0;
+    r->slow_written = r->sent = r->complete = 0;
+    r->timeout_ref = LUA_NOREF;
     r->mono_start = mono_now();
     if ((secs > 0 || slow > 0) && !installed)
         timeout_install();
+    if (!r->linked) {
+        r->prev = NULL;
+        r->next = armed_list;
+        if (armed_list)
+            armed_list->prev = r;
+        armed_list = r;
+        r->linked = 1;
+    }
+}
+
+void lf_timeout_forget(lf_deadline_t *r)
+{
+    if (!r->linked)
+        return;
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        armed_list = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    r->next = r->prev = NULL;
+    r->linked = 0;
 }
 
 /* Set the timer for the next deadline of the request that runs now. */
@@ -550,7 +580,7 @@ static void timeout_start_timer(void)
     }
 }
 
-int lf_timeout_enter(lf_request_t *r)
+int lf_timeout_enter(lf_deadline_t *r)
 {
     if (r->soft_secs <= 0 && (r->slow_secs <= 0 || r->slow_written))
         return 0;
@@ -570,11 +600,11 @@ int lf_timeout_enter(lf_request_t *r)
         resp504[resp504_ids[i] + 3] = (char)r->conn->id;
     }
     t.r = r;
-    t.L = r->vm->L;
+    t.L = r->L;
     t.fd = r->conn->fd;
     t.expired = 0;
-    t.sending = r->headers_written;
-    t.complete = r->end_sent;
+    t.sending = r->sent;
+    t.complete = r->complete;
     t.slow_due = 0;
     t.slow_written = r->slow_written;
     t.slow_secs = r->slow_secs;
@@ -590,7 +620,7 @@ int lf_timeout_enter(lf_request_t *r)
     return 0;
 }
 
-int lf_timeout_leave(lf_request_t *r, int finished)
+int lf_timeout_leave(lf_deadline_t *r, int finished)
 {
     if (!t.armed || t.r != r) {
         t.in_lua = 0;
@@ -619,9 +649,12 @@ int lf_timeout_expired(void)
     return t.expired;
 }
 
-void lf_timeout_sending(int last)
+void lf_timeout_sending(lf_deadline_t *d, int last)
 {
-    if (!t.armed)
+    d->sent = 1;
+    if (last)
+        d->complete = 1;
+    if (!t.armed || t.r != d)
         return;
     t.sending = 1;
     if (last)

@@ -630,6 +630,8 @@ int lf_worker_run(const lf_worker_args_t *a)
         w->free_conns = wc;
     }
     lf_timers_init(&w->loop, conf);
+    lf_timeout_on_slow = lf_sb_count_slow;
+    lf_timeout_on_kill = lf_body_unlink_on_kill;
     lf_io_init(&w->listen_io, a->listen->fd, worker_listen_ready, w);
     lf_timer_init(&w->accept_timer, worker_accept_resume, w);
     if (a->life_fd >= 0) {
