@@ -19,7 +19,7 @@ AC_DEFUN([LF_CHECK_LUAJIT], [
 
 # LF_CHECK_FCGI: libfcgi's fastcgi.h (the record layout and constants).
 # Only the header: luafpm reads and writes records with its own codec
-# (src/fcgi_codec.c), so nothing of libfcgi is linked.
+# (src/fcgi/fcgi_codec.c), so nothing of libfcgi is linked.
 AC_DEFUN([LF_CHECK_FCGI], [
   PKG_CHECK_MODULES([FCGI], [fcgi], [], [FCGI_CFLAGS=])
   lf_save_CPPFLAGS=$CPPFLAGS

@@ -35,7 +35,7 @@
 #   the script           proxy: prefix stripped, path info cut after the
 #                        first "*.lua/" below the root; the name as sent,
 #                        and if refused its percent-decoding, each through
-#                        all the usual checks (src/script.c)
+#                        all the usual checks (src/lua/script.c)
 #   ngx.var.args/is_args/host/scheme/...  as with nginx (QUERY_STRING "" is
 #                        nil args; HTTP_HOST without port; REQUEST_SCHEME)
 

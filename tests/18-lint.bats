@@ -143,7 +143,7 @@ $WORK/lint/bc-stripped.lua:0: writing global 'global_w'" ]
 }
 
 # Needs lf_lint_global_write as the __newindex of the per-request globals'
-# metatable (src/vm.c).
+# metatable (src/lua/vm.c).
 @test "run time: a handler writing a global logs one warning per site and worker" {
     cat >"$WORK/root/writes.lua" <<'EOF'
 -- "hits" is written twice per request by line 3.

@@ -3,7 +3,7 @@
 -- The whitelist below is the whole of it: a name that is not listed does
 -- not exist for untrusted code.  The builder turns it, once per VM, into
 -- read-only views of the real functions; a sandboxed request gets its own
--- globals table reading through to them (src/sandbox.c).
+-- globals table reading through to them (src/lua/sandbox.c).
 local whitelist = {
     -- Basic functions, as they are.
     base = {

@@ -1,5 +1,5 @@
 -- strings.lua - ngx.escape_uri/unescape_uri, encode_args/decode_args,
--- md5/sha1/hmac_sha1/crc32, base64 and quote_sql_str (src/api_string.c).
+-- md5/sha1/hmac_sha1/crc32, base64 and quote_sql_str (src/api/api_string.c).
 -- The output is deterministic: multi-key results are sorted.
 local function hex(s)
     return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end))

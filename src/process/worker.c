@@ -25,6 +25,7 @@
 #include "event.h"
 #include "fdutil.h"
 #include "log.h"
+#include "proc.h"
 #include "request.h"
 #include "scoreboard.h"
 #include "status.h"
@@ -75,17 +76,42 @@ typedef struct lf_worker {
 
 static volatile sig_atomic_t quit_requested;   /* QUIT: finish, then exit */
 static volatile sig_atomic_t reopen_requested; /* USR1 */
-static int worker_id_value;
-static int worker_count_value = 1;
-
-int lf_worker_id(void)
+/* ngx.worker.pids() (proc.h): this generation's live workers by id, from
+ * the scoreboard. */
+static int worker_pids(pid_t *pids, int max)
 {
-    return worker_id_value;
-}
-
-int lf_worker_count(void)
-{
-    return worker_count_value;
+    static struct {
+        pid_t pid;
+        int id;
+        unsigned gen;
+    } live[LF_SB_SLOTS];
+    pid_t self = getpid();
+    int n = 0, found = 0;
+    unsigned gen = 0;
+    for (int i = 0; lf_sb && i < LF_SB_SLOTS; i++) {
+        lf_sb_slot_t slot;
+        lf_sb_read(i, &slot);
+        if (slot.state == LF_SB_FREE || slot.state == LF_SB_STOPPING || slot.pid <= 0)
+            continue;
+        if (slot.pid == self)
+            gen = slot.gen, found = 1;
+        live[n].pid = slot.pid;
+        live[n].id = slot.id;
+        live[n].gen = slot.gen;
+        n++;
+    }
+    if (!found)
+        return 0;
+    int k = 0;
+    for (int id = 0; id < lf_proc_worker_count && k < max; id++) {
+        for (int i = 0; i < n; i++) {
+            if (live[i].gen == gen && live[i].id == id) {
+                pids[k++] = live[i].pid;
+                break;
+            }
+        }
+    }
+    return k;
 }
 
 static void worker_on_signal(int signo)
@@ -577,12 +603,13 @@ static unsigned long long worker_max_requests(const lf_conf_t *conf)
 int lf_worker_run(const lf_worker_args_t *a)
 {
     const lf_conf_t *conf = a->conf;
-    worker_id_value = a->id;
+    lf_proc_worker_id = a->id;
+    lf_proc_worker_pids = worker_pids;
     int slot = a->sb_slot;
     if (slot < 0 && lf_sb == NULL && lf_sb_create() == 0)
         slot = lf_sb_claim(0, a->id, 0); /* no master: a scoreboard of its own */
     lf_sb_attach(slot);
-    worker_count_value = conf->workers > 0 ? (int)conf->workers : 1;
+    lf_proc_worker_count = conf->workers > 0 ? (int)conf->workers : 1;
     if (a->life_fd >= 0) {
         worker_die_with_master();
         if (getppid() == 1)

@@ -11,8 +11,7 @@
 #include "api.h"
 #include "timer.h"
 #include "log.h"
-#include "scoreboard.h"
-#include "worker.h"
+#include "proc.h"
 
 #include <unistd.h>
 
@@ -92,7 +91,7 @@ static int api_ngx_newindex(lua_State *L)
 
 static int api_worker_id(lua_State *L)
 {
-    lua_pushinteger(L, lf_worker_id());
+    lua_pushinteger(L, lf_proc_worker_id);
     return 1;
 }
 
@@ -104,54 +103,30 @@ static int api_worker_pid(lua_State *L)
 
 static int api_worker_count(lua_State *L)
 {
-    lua_pushinteger(L, lf_worker_count());
+    lua_pushinteger(L, lf_proc_worker_count);
     return 1;
 }
 
-/* ngx.worker.pids(): the pids of this generation's workers, by id, from
- * the scoreboard (just this process without one, --workers 0). */
+/* ngx.worker.pids(): the pids of this generation's workers, by id (from
+ * the scoreboard); just this process without one (--workers 0). */
 static int api_worker_pids(lua_State *L)
 {
-    static struct {
-        pid_t pid;
-        int id;
-        unsigned gen;
-    } live[LF_SB_SLOTS];
+    static pid_t pids[1024];
     if (lf_request_current == NULL && strncmp(lf_vm_phase, "init", 4) == 0) {
         lua_pushnil(L);
         lua_pushliteral(L, "API disabled in the current context");
         return 2;
     }
-    pid_t self = getpid();
-    int n = 0, found = 0;
-    unsigned gen = 0;
-    for (int i = 0; lf_sb && i < LF_SB_SLOTS; i++) {
-        lf_sb_slot_t slot;
-        lf_sb_read(i, &slot);
-        if (slot.state == LF_SB_FREE || slot.state == LF_SB_STOPPING || slot.pid <= 0)
-            continue;
-        if (slot.pid == self)
-            gen = slot.gen, found = 1;
-        live[n].pid = slot.pid;
-        live[n].id = slot.id;
-        live[n].gen = slot.gen;
-        n++;
-    }
-    lua_newtable(L);
-    if (!found) {
-        lua_pushinteger(L, (lua_Integer)self);
+    int n = lf_proc_worker_pids ? lf_proc_worker_pids(pids, (int)(sizeof(pids) / sizeof(pids[0]))) : 0;
+    lua_createtable(L, n > 0 ? n : 1, 0);
+    if (n == 0) {
+        lua_pushinteger(L, (lua_Integer)getpid());
         lua_rawseti(L, -2, 1);
         return 1;
     }
-    int count = lf_worker_count(), k = 0;
-    for (int id = 0; id < count; id++) {
-        for (int i = 0; i < n; i++) {
-            if (live[i].gen == gen && live[i].id == id) {
-                lua_pushinteger(L, (lua_Integer)live[i].pid);
-                lua_rawseti(L, -2, ++k);
-                break;
-            }
-        }
+    for (int i = 0; i < n; i++) {
+        lua_pushinteger(L, (lua_Integer)pids[i]);
+        lua_rawseti(L, -2, i + 1);
     }
     return 1;
 }

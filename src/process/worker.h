@@ -29,8 +29,4 @@ int lf_worker_run(const lf_worker_args_t *args);
 /* The signal handlers of a worker (or of the --workers 0 process). */
 void lf_worker_signals_install(void);
 
-/* ngx.worker.* */
-int lf_worker_id(void);
-int lf_worker_count(void);
-
 #endif
