@@ -68,6 +68,8 @@ typedef struct lf_worker {
     lf_wconn_t *conns;
     lf_wconn_t *free_conns;
     size_t nconns, max_conns;      /* open now, --worker-connections */
+    size_t used_conns;             /* conns[0, used_conns) were ever taken: the
+                                      rest stays untouched (no memory) */
     unsigned long long served, max_requests;
     int accepting;                 /* the listening socket is watched */
     int accept_paused;
@@ -471,7 +473,7 @@ static void worker_conn_ready(lf_loop_t *loop, void *data, uint32_t events)
  * are left open. */
 static size_t worker_close_idle(lf_worker_t *w, double now, int force)
 {
-    for (size_t i = 0; i < w->max_conns; i++) {
+    for (size_t i = 0; i < w->used_conns; i++) {
         lf_wconn_t *wc = &w->conns[i];
         lf_fcgi_conn_t *c = &wc->conn;
         if (c->fd < 0 || wc->req != NULL)
@@ -495,11 +497,26 @@ static void worker_read_timeout(lf_loop_t *loop, void *data)
 }
 
 /* The listening socket is readable: take connections while there is room. */
+/* A free connection slot: one given back, else the next never used (set
+ * up now, so that an idle worker's slots cost no memory until needed). */
+static lf_wconn_t *worker_free_slot(lf_worker_t *w)
+{
+    if (w->free_conns == NULL && w->used_conns < w->max_conns) {
+        lf_wconn_t *wc = &w->conns[w->used_conns++];
+        lf_fcgi_conn_init(&wc->conn, (unsigned)w->max_conns);
+        lf_timer_init(&wc->read_timer, worker_read_timeout, wc);
+        wc->w = w;
+        wc->next_free = NULL;
+        w->free_conns = wc;
+    }
+    return w->free_conns;
+}
+
 static void worker_listen_ready(lf_loop_t *loop, void *data, uint32_t events)
 {
     lf_worker_t *w = data;
     (void)events;
-    while (w->free_conns && !w->listen_gone && !w->accept_paused) {
+    while (worker_free_slot(w) && !w->listen_gone && !w->accept_paused) {
         lf_wconn_t *wc = w->free_conns;
         int rc = lf_fcgi_conn_accept(&wc->conn, w->a->listen->fd);
         if (rc < 0) {
@@ -648,14 +665,6 @@ int lf_worker_run(const lf_worker_args_t *a)
         return LF_EXIT_FATAL;
     }
     worker_raise_nofile(w->max_conns);
-    for (size_t i = w->max_conns; i-- > 0;) {
-        lf_wconn_t *wc = &w->conns[i];
-        lf_fcgi_conn_init(&wc->conn, (unsigned)w->max_conns);
-        lf_timer_init(&wc->read_timer, worker_read_timeout, wc);
-        wc->w = w;
-        wc->next_free = w->free_conns;
-        w->free_conns = wc;
-    }
     lf_timers_init(&w->loop, conf);
     lf_timeout_on_slow = lf_sb_count_slow;
     lf_timeout_on_kill = lf_body_unlink_on_kill;
@@ -711,7 +720,7 @@ int lf_worker_run(const lf_worker_args_t *a)
         }
     }
 
-    for (size_t i = 0; i < w->max_conns; i++)
+    for (size_t i = 0; i < w->used_conns; i++)
         lf_fcgi_conn_free(&w->conns[i].conn);
     lf_fcgi_conn_pool_free();
     free(w->conns);
