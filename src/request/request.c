@@ -515,6 +515,11 @@ static void request_watch(lf_request_t *r)
      * goes away (it never sends FCGI_ABORT_REQUEST). */
     if (r->conf->check_client_abort && !r->handler_done && !r->client_gone && !r->is_timer)
         ev |= EPOLLRDHUP;
+    /* What the worker watched stays until an event comes that nobody
+     * wants: a request that parks and ends costs no epoll_ctl (the worker
+     * wants the same again next). */
+    if (!r->io_strict)
+        ev |= r->env.io->events & (EPOLLIN | EPOLLRDHUP);
     if (lf_io_watch(r->env.loop, r->env.io, ev) != 0) {
         lf_log_errno(LF_LOG_ERR, errno, "epoll_ctl() of a FastCGI connection failed");
         c->err = errno ? errno : EIO;
@@ -1511,7 +1516,9 @@ void lf_request_io(lf_request_t *r, uint32_t events)
             request_drain_ready(r);
             goto out;
         default:
-            break; /* not read now: it waits in the socket */
+            /* Not read now: it waits in the socket, unwatched. */
+            r->io_strict = 1;
+            break;
         }
     }
     request_watch(r);

@@ -155,6 +155,7 @@ struct lf_request {
     unsigned lost : 1;          /* stdin was cut: the connection is out of step */
     unsigned is_timer : 1;      /* an ngx.timer callback: no connection, no response */
     unsigned client_gone : 1;   /* --check-client-abort saw the connection close */
+    unsigned io_strict : 1;     /* input came that it does not want: watch only what it does */
     int resume_kind;            /* what the parked coroutine is resumed with */
     int refusal;                /* an HTTP status before the handler ran */
     int timer_ref;              /* a timer's {f, args..., n} */
