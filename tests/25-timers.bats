@@ -119,6 +119,19 @@ wait_file() {
     [[ "$output" == *"1000 too many pending timers"* ]]
 }
 
+@test "--max-running-timers: a timer due past it is not run, and logged (once for a burst)" {
+    start_luafpm --workers 1 --max-running-timers 2
+    echo "$LF_PID" >>"$WORK/extra.pids"
+    local out=$WORK/running.out
+    rm -f "$out"
+    python3 "$TESTS_DIR/lib/fcgi_client.py" "$LF_ADDR" --param SCRIPT_FILENAME="$WORK/root/running.lua" \
+        --param QUERY_STRING="out=$out" | grep -q scheduled
+    wait_file "$out" 2
+    sleep 0.5
+    [ "$(wc -l <"$out")" -eq 2 ]
+    [ "$(grep -c 'lua_max_running_timers are not enough' "$WORK/luafpm.log")" -eq 1 ]
+}
+
 @test "two ngx.threads sleeping 0.6 s finish in under 1 s" {
     http GET /threads.lua
     [ "$STATUS" = 200 ]

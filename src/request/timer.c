@@ -140,8 +140,9 @@ static void timer_request_done(lf_request_t *r, void *data)
 static void ltimer_run(lf_ltimer_t *lt, int premature)
 {
     if (nrunning >= (unsigned)tconf->max_running_timers) {
-        lf_log(LF_LOG_ALERT, "%u lua_max_running_timers are not enough (--max-running-timers): a timer was not run",
-               nrunning);
+        lf_log_every(LF_LOG_REPEAT_SECS, LF_LOG_ALERT, 0,
+                     "%u lua_max_running_timers are not enough (--max-running-timers): a timer was not run",
+                     nrunning);
         return;
     }
     lua_State *L = lt->vm->L;
