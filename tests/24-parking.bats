@@ -251,3 +251,15 @@ in_flight() {
     for _ in $(seq 50); do grep -q 'exited with code 3' "$WORK/luafpm.log" && break; sleep 0.05; done
     grep -q 'lua entry thread killed: request timed out after 1 s.*jit_loop.lua.*the worker exits, 1 other requests in flight answered 502' "$WORK/luafpm.log"
 }
+
+@test "FCGI_ABORT_REQUEST ends a request that waits: END_REQUEST at once, the handler stops" {
+    mark_log
+    run python3 "$ATTACK" "$LF_ADDR" "$WORK/root/sleep.lua" abort_parked
+    echo "$output"
+    [[ "$output" == "end 0 after 0."* ]]
+    for _ in $(seq 50); do log_since | grep -q 'FCGI_ABORT_REQUEST' && break; sleep 0.05; done
+    log_since | grep -q 'FCGI_ABORT_REQUEST from the web server: the request is stopped'
+    # The worker serves on.
+    http GET /hello.lua
+    [ "$BODY" = "hello /hello.lua" ]
+}

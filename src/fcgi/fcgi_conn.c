@@ -439,6 +439,30 @@ long lf_fcgi_conn_read_stdin(lf_fcgi_conn_t *c, char *dst, size_t room)
     }
 }
 
+int lf_fcgi_conn_poll_abort(lf_fcgi_conn_t *c)
+{
+    if (c->fd < 0 || c->err || !c->stdin_done || c->id == 0)
+        return 0;
+    int filled = conn_fill(c);
+    if (filled < 0 || filled == 0)
+        return -1;
+    /* Only a whole FCGI_ABORT_REQUEST for this request, next in line, is
+     * taken; anything else (the next pipelined request) waits unparsed. */
+    const lf_fcgi_parser_t *p = &c->parser;
+    if (p->in_record || p->hdr_got > 0 || c->rlen - c->rpos < FCGI_HEADER_LEN)
+        return 0;
+    const unsigned char *h = (const unsigned char *)c->rbuf + c->rpos;
+    unsigned id = (unsigned)h[2] << 8 | h[3];
+    size_t total = FCGI_HEADER_LEN + ((size_t)h[4] << 8 | h[5]) + h[6];
+    if (h[0] != FCGI_VERSION_1 || h[1] != FCGI_ABORT_REQUEST || id != c->id ||
+        c->rlen - c->rpos < total)
+        return 0;
+    c->rpos += total;
+    conn_release_buf(c);
+    c->aborted = 1;
+    return 1;
+}
+
 int lf_fcgi_conn_drain_stdin(lf_fcgi_conn_t *c, unsigned long long *dropped)
 {
     char chunk[8192];

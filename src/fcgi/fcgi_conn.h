@@ -91,6 +91,11 @@ long lf_fcgi_conn_read_stdin(lf_fcgi_conn_t *c, char *dst, size_t room);
 /* Read what has come of STDIN, dropping it: 0 at its end, LF_FCGI_AGAIN
  * when more is to come, -1 on error.  *dropped grows by the bytes. */
 int lf_fcgi_conn_drain_stdin(lf_fcgi_conn_t *c, unsigned long long *dropped);
+/* While a request whose stdin has ended runs: read what came, and take
+ * an FCGI_ABORT_REQUEST for it if that is what came next (1); 0 when
+ * something else came (it waits, unparsed), -1 when the web server
+ * closed the connection or reading failed. */
+int lf_fcgi_conn_poll_abort(lf_fcgi_conn_t *c);
 /* The request is answered: forget it (its STDIN must have ended). */
 void lf_fcgi_conn_end_request(lf_fcgi_conn_t *c);
 

@@ -1468,6 +1468,29 @@ static void request_client_gone(lf_request_t *r)
         request_watch(r);
 }
 
+/* FCGI_ABORT_REQUEST while the handler waits: it is stopped, its
+ * threads with it; what it had not sent is dropped and FCGI_END_REQUEST
+ * answers, as the protocol asks, then the connection closes. */
+static int request_aborted_by_server(lua_State *L, void *ud)
+{
+    lf_request_t *r = ud;
+    (void)L;
+    request_handler_end(r);
+    lf_buf_reset(&r->out);
+    r->headers_sent = r->headers_written = 1; /* no header block from here on */
+    r->lost = 1;
+    return 0;
+}
+
+static void request_web_server_abort(lf_request_t *r)
+{
+    char where[LF_REQUEST_LOG_TEXT];
+    lf_log(LF_LOG_INFO, "FCGI_ABORT_REQUEST from the web server: the request is stopped, %s",
+           lf_request_log_text(r, where, sizeof(where)));
+    request_protected(r, request_aborted_by_server);
+    request_finish(r);
+}
+
 void lf_request_io(lf_request_t *r, uint32_t events)
 {
     lf_fcgi_conn_t *c = r->conn;
@@ -1516,7 +1539,26 @@ void lf_request_io(lf_request_t *r, uint32_t events)
             request_drain_ready(r);
             goto out;
         default:
-            /* Not read now: it waits in the socket, unwatched. */
+            /* The web server may end the request (FCGI_ABORT_REQUEST;
+             * nginx never sends it, other servers may); anything else is
+             * not read now: it waits in the socket, unwatched. */
+            if ((events & EPOLLIN) && !r->handler_done && !r->is_timer) {
+                /* stdin's end may come first: read it away when there is
+                 * no body to keep (read or discarded already, a length
+                 * of 0, or a GET or HEAD without one; Apache streams a
+                 * body of unknown length with no CONTENT_LENGTH). */
+                const char *cl = lf_request_param(r, "CONTENT_LENGTH");
+                const char *m = lf_request_param(r, "REQUEST_METHOD");
+                int bodiless = m && (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0);
+                int no_body = r->body_state != LF_BODY_UNREAD || (cl && strcmp(cl, "0") == 0) ||
+                              ((cl == NULL || cl[0] == '\0') && bodiless);
+                if (!c->stdin_done && no_body && !c->err)
+                    lf_fcgi_conn_drain_stdin(c, &r->body_dropped);
+                if (c->aborted || lf_fcgi_conn_poll_abort(c) == 1) {
+                    request_web_server_abort(r);
+                    goto out;
+                }
+            }
             r->io_strict = 1;
             break;
         }

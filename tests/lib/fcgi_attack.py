@@ -193,6 +193,19 @@ def case_abort_body(addr, script, arg):
     say("answered", status is not None or c.closed)
 
 
+def case_abort_parked(addr, script, arg):
+    """ABORT_REQUEST while the handler waits (SCRIPT sleeps): prints how it
+    ended ("end <protocolStatus>" or "closed") and after how long."""
+    c = Conn(addr, timeout=10)
+    c.send(request(script, "/abort-parked"))
+    time.sleep(0.3)
+    t0 = time.time()
+    c.send(record(ABORT))
+    out, status = c.response()
+    say("end %d" % status if status is not None else "closed",
+        "after %.1f s" % (time.time() - t0))
+
+
 def case_unknown_role(addr, script, arg):
     """An AUTHORIZER request: END_REQUEST with FCGI_UNKNOWN_ROLE."""
     c = Conn(addr)
