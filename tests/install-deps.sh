@@ -3,7 +3,8 @@
 # Installs only what is missing; uses sudo when not root.
 set -euo pipefail
 packages=(build-essential autoconf automake pkg-config libfcgi-dev libluajit2-5.1-dev
-          luajit2 nginx apache2 bats curl python3 spawn-fcgi wrk lua-cjson procps groff-base)
+          luajit2 nginx apache2 bats curl python3 spawn-fcgi wrk lua-cjson procps groff-base
+          redis-server)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

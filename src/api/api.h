@@ -21,6 +21,9 @@ void lf_api_time_init(lua_State *L);
 void lf_api_coroutine_init(lua_State *L);
 void lf_api_thread_init(lua_State *L);
 void lf_api_timer_init(lua_State *L);
+void lf_api_socket_init(lua_State *L);
+/* The cosocket pool's idle connections closed (at the worker's exit). */
+void lf_api_socket_pool_free(void);
 
 /* Decode a query string into a new table (1 value, or 2 with "truncated"). */
 int lf_api_decode_args(lua_State *L, const char *buf, size_t len, int max);

@@ -22,6 +22,7 @@
 #include <sys/prctl.h>
 #endif
 
+#include "api.h"
 #include "event.h"
 #include "fdutil.h"
 #include "log.h"
@@ -725,6 +726,7 @@ int lf_worker_run(const lf_worker_args_t *a)
     lf_fcgi_conn_pool_free();
     free(w->conns);
     lf_timers_free(); /* before the loop they are in */
+    lf_api_socket_pool_free();
     lf_loop_free(&w->loop);
     vm = w->vm;
     unsigned long long served = w->served;

@@ -34,6 +34,7 @@
 #include "timeout.h"
 
 lf_request_t *lf_request_current;
+void (*lf_request_on_end)(lf_request_t *r);
 lf_request_t *volatile lf_request_inflight;
 unsigned lf_request_inflight_count;
 
@@ -692,6 +693,9 @@ static void request_handler_end(lf_request_t *r)
         r->wait = LF_WAIT_NONE;
     }
     lf_timer_stop(r->env.loop, &r->deadline);
+    /* Its cosockets go before the threads that could wait on them. */
+    if (lf_request_on_end && r->sockets)
+        lf_request_on_end(r);
     threads_free(r);
     r->handler_done = 1;
     r->co = NULL;
@@ -708,6 +712,7 @@ static int request_parks(const lf_request_t *r)
     case LF_YIELD_FLUSH:
     case LF_YIELD_EOF:
     case LF_YIELD_THREAD:
+    case LF_YIELD_SOCKET:
         return 1;
     default:
         return 0;
@@ -743,6 +748,9 @@ static void thread_park(lf_request_t *r, lf_uthread_t *ut)
     case LF_YIELD_EOF:
         r->wait = LF_WAIT_EOF;
         request_timer_start(r, conf->read_timeout);
+        break;
+    case LF_YIELD_SOCKET: /* the cosocket names it as its waiter */
+        ut->wait = LF_WAIT_SOCKET;
         break;
     default: /* LF_YIELD_THREAD: the waited threads name it as their waiter */
         ut->wait = LF_WAIT_THREAD;
@@ -1089,6 +1097,15 @@ static void thread_wake(lf_uthread_t *ut, int kind)
     request_protected(r, request_resume);
     if (r->handler_done)
         request_finish(r);
+}
+
+void lf_request_thread_wake(lf_uthread_t *ut)
+{
+    if (ut == NULL || ut->state != LF_UT_PARKED || ut->wait != LF_WAIT_SOCKET)
+        return;
+    lf_log_set_request(ut->r->number);
+    thread_wake(ut, RESUME_NOTHING);
+    lf_log_set_request(0);
 }
 
 /* The thread in the connection's wait (BODY, FLUSH, EOF): wake it. */

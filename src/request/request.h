@@ -28,6 +28,7 @@ typedef enum {
     LF_YIELD_FLUSH,    /* ngx.flush(true): the output queue has to empty */
     LF_YIELD_EOF,      /* ngx.eof: stdin has to end before the response can */
     LF_YIELD_THREAD,   /* ngx.thread.wait: none of the threads is done yet */
+    LF_YIELD_SOCKET,   /* a cosocket waits for its descriptor or its timeout */
 } lf_yield_t;
 
 /* What a request in flight waits for (the loop wakes it). */
@@ -43,6 +44,7 @@ typedef enum {
     LF_WAIT_CUT,       /* a pause before the record that cuts the response */
     LF_WAIT_THREAD,    /* (a light thread) ngx.thread.wait */
     LF_WAIT_CONN,      /* (a light thread) the request's BODY, FLUSH or EOF wait */
+    LF_WAIT_SOCKET,    /* (a light thread) a cosocket (api_socket.c wakes it) */
 } lf_wait_t;
 
 /* A light thread: the handler's entry thread, or one ngx.thread.spawn
@@ -140,6 +142,7 @@ struct lf_request {
     lf_uthread_t *wake;         /* the one to resume next (with resume_kind) */
     unsigned alive;             /* threads not done yet */
     lf_timer_t timer;           /* a read or send timeout */
+    void *sockets;              /* its cosockets (api_socket.c), closed at its end */
     lf_timer_t deadline;        /* --request-timeout / --slowlog-timeout while parked */
     lf_deadline_t dl;           /* --request-timeout, --slowlog-timeout */
     double linger_until;        /* a refused body is dropped until then */
@@ -195,6 +198,12 @@ lf_uthread_t *lf_request_thread_of(lf_request_t *r, lua_State *L, lua_State *co)
 int lf_request_thread_results(lf_uthread_t *ut, lua_State *L);
 /* ngx.thread.kill of a parked thread. */
 void lf_request_thread_kill(lf_uthread_t *ut);
+/* Resume a light thread parked in LF_WAIT_SOCKET (its cosocket is ready
+ * or timed out); nothing when it is no longer waiting there. */
+void lf_request_thread_wake(lf_uthread_t *ut);
+/* Called when a request's handler is over (api_socket.c closes its
+ * cosockets: none outlives it, none is pooled then). */
+extern void (*lf_request_on_end)(lf_request_t *r);
 /* ngx.on_abort(f) (f at 1 of L): 0, or -1 with OpenResty's reason. */
 int lf_request_on_abort(lf_request_t *r, lua_State *L, const char **why);
 void lf_request_cleanup(void);

@@ -1,0 +1,162 @@
+-- socket.lua - the Lua half of ngx.socket.tcp (src/api/api_socket.c has
+-- the C half): the methods, with lua-nginx-module's arguments, results
+-- and error strings.  A raw call that would block returns false; wait()
+-- parks the light thread until the socket is ready or its timeout passed,
+-- and the call is made again.
+return function(raw, mt)
+    local type, error, tostring, select = type, error, tostring, select
+    local concat = table.concat
+    local wait, new = raw.wait, raw.new
+
+    local methods = {}
+    mt.__index = methods
+
+    -- f(sock, ...) until it does not ask to wait; its results as they are
+    -- (tail calls: no stack grows however often it waits).
+    local function again(f, sock, a1, a2, a3, a4, first, ...)
+        if first == false then
+            wait(sock)
+            return again(f, sock, a1, a2, a3, a4, f(sock, a1, a2, a3, a4))
+        end
+        return first, ...
+    end
+
+    local function retry(f, sock, a1, a2, a3, a4)
+        return again(f, sock, a1, a2, a3, a4, f(sock, a1, a2, a3, a4))
+    end
+
+    function methods.connect(sock, host, port, opts)
+        if type(host) ~= "string" then
+            error("bad argument #1 to 'connect' (string expected, got " .. type(host) .. ")", 2)
+        end
+        if type(port) == "table" then
+            opts, port = port, nil
+        end
+        local pool = opts and opts.pool
+        if pool ~= nil and type(pool) ~= "string" then
+            error("bad \"pool\" option type: " .. type(pool), 2)
+        end
+        local ok, err = raw.connect(sock, host, tonumber(port) or port, pool)
+        while ok == false do
+            wait(sock)
+            ok, err = raw.connect(sock)
+        end
+        if ok then
+            return ok
+        end
+        return ok, err
+    end
+
+    -- send(data): strings, numbers, booleans and arrays of them, nested.
+    local function flatten(v, out, depth)
+        local t = type(v)
+        if t == "string" then
+            out[#out + 1] = v
+        elseif t == "number" then
+            out[#out + 1] = tostring(v)
+        elseif t == "table" and depth < 100 then
+            for i = 1, #v do
+                flatten(v[i], out, depth + 1)
+            end
+            if next(v) ~= nil and #v == 0 then
+                error("bad argument #1 to 'send' (non-array table found)", 3 + depth)
+            end
+        else
+            error("bad argument #1 to 'send' (bad data type " .. t .. " found)", 3 + depth)
+        end
+    end
+
+    function methods.send(sock, data)
+        local t = type(data)
+        if t ~= "string" then
+            if t == "number" then
+                data = tostring(data)
+            elseif t == "table" then
+                local out = {}
+                flatten(data, out, 0)
+                data = concat(out)
+            elseif t == "boolean" then
+                data = data and "true" or "false"
+            elseif t == "nil" then
+                data = "nil"
+            else
+                error("bad argument #1 to 'send' (string, number, boolean, nil, or array table expected, got " .. t .. ")", 2)
+            end
+        end
+        return retry(raw.send, sock, data)
+    end
+
+    function methods.receive(sock, pattern)
+        if pattern == nil or pattern == "*l" then
+            return retry(raw.read, sock, "l")
+        elseif pattern == "*a" then
+            return retry(raw.read, sock, "a")
+        end
+        local n = tonumber(pattern)
+        if n then
+            if n < 0 then
+                error("bad argument #1 to 'receive' (bad pattern argument)", 2)
+            end
+            if n == 0 then
+                return ""
+            end
+            return retry(raw.read, sock, "n", n)
+        end
+        error("bad argument #1 to 'receive' (bad pattern argument: " .. tostring(pattern) .. ")", 2)
+    end
+
+    function methods.receiveuntil(sock, pattern, opts)
+        if type(pattern) ~= "string" or pattern == "" then
+            error("bad argument #1 to 'receiveuntil' (pattern is empty)", 2)
+        end
+        local inclusive = opts and opts.inclusive and true or false
+        return function(size)
+            if size ~= nil then
+                size = tonumber(size)
+                if not size or size <= 0 then
+                    error("bad argument #1 to iterator (size must be positive)", 2)
+                end
+            end
+            return retry(raw.read, sock, "u", pattern, inclusive, size or 0)
+        end
+    end
+
+    function methods.close(sock)
+        return raw.close(sock)
+    end
+
+    function methods.getreusedtimes(sock)
+        return raw.getreusedtimes(sock)
+    end
+
+    function methods.setkeepalive(sock, timeout, size)
+        return raw.setkeepalive(sock, timeout, size)
+    end
+
+    function methods.settimeout(sock, ms)
+        raw.settimeout(sock, ms)
+    end
+
+    function methods.settimeouts(sock, c, s, r)
+        raw.settimeouts(sock, c, s, r)
+    end
+
+    function methods.setoption()
+        return true
+    end
+
+    local socket = {}
+    function socket.tcp()
+        return new()
+    end
+    function socket.connect(host, port, opts)
+        local sock = new()
+        local ok, err = methods.connect(sock, host, port, opts)
+        if not ok then
+            return nil, err
+        end
+        return sock
+    end
+    socket.stream = socket.tcp
+    return socket
+end

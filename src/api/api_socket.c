@@ -1,0 +1,747 @@
+/* api_socket.c - ngx.socket.tcp: cosockets on the worker's loop.  A
+ * socket call that would block parks the calling light thread (the
+ * worker serves others) until the descriptor is ready or the socket's
+ * timeout passes; the Lua half (lua/luafpm/socket.lua) retries the call
+ * then.  Semantics and error strings are lua-nginx-module's
+ * (ngx_http_lua_socket_tcp.c): a read timeout leaves the socket usable,
+ * every other error closes it; setkeepalive puts the connection in this
+ * worker's pool for its key ("host:port", "unix:path" or opts.pool).
+ * When a request ends, every socket it still holds is closed.
+ *
+ * Not yet: host names (no resolver: "no resolver defined to resolve"),
+ * TLS (sslhandshake), UDP, setoption. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+
+#include "api.h"
+#include "buf.h"
+#include "fdutil.h"
+#include "log.h"
+
+#define LF_SOCK_MT "luafpm.socket.tcp"
+#define LF_SOCK_DEFAULT_MS 60000     /* lua_socket_*_timeout */
+#define LF_SOCK_POOL_SIZE 30         /* lua_socket_pool_size */
+#define LF_SOCK_KEEPALIVE_MS 60000   /* lua_socket_keepalive_timeout */
+#define LF_SOCK_KEY 256
+#define LF_SOCK_READ 16384
+
+enum { WANT_NONE, WANT_READ, WANT_WRITE, WANT_CONNECT };
+
+typedef struct lf_sock {
+    struct lf_sock *next, *prev;  /* the request's sockets */
+    lf_request_t *r;              /* NULL: not connected */
+    lf_uthread_t *waiter;
+    lf_loop_t *loop;
+    lf_io_t io;
+    lf_timer_t timer;
+    int fd;
+    int want;
+    int timed_out;                /* the wait ended by the timeout */
+    int connecting;
+    int connect_ms, send_ms, read_ms;
+    unsigned reused;
+    size_t sent;                  /* of the send under way */
+    lf_buf_t rbuf;                /* read, not yet taken: rbuf.data[rpos, len) */
+    size_t rpos;
+    char key[LF_SOCK_KEY];
+} lf_sock_t;
+
+/* An idle connection in the pool. */
+typedef struct lf_pooled {
+    struct lf_pooled *next, *prev;
+    lf_io_t io;
+    lf_timer_t timer;
+    lf_loop_t *loop;
+    int fd;
+    unsigned reused;
+    char key[LF_SOCK_KEY];
+} lf_pooled_t;
+
+static lf_pooled_t *pool;
+
+/* "connection refused" as lua-nginx-module words an errno. */
+static int sock_push_errno(lua_State *L, int err)
+{
+    char buf[128];
+    const char *s = strerror(err);
+    size_t i = 0;
+    for (; s[i] && i < sizeof(buf) - 1; i++)
+        buf[i] = (char)tolower((unsigned char)s[i]);
+    buf[i] = '\0';
+    lua_pushnil(L);
+    lua_pushstring(L, buf);
+    return 2;
+}
+
+static lf_sock_t *sock_check(lua_State *L)
+{
+    return luaL_checkudata(L, 1, LF_SOCK_MT);
+}
+
+static void sock_unwatch(lf_sock_t *s)
+{
+    if (s->loop) {
+        lf_timer_stop(s->loop, &s->timer);
+        if (s->fd >= 0)
+            lf_io_watch(s->loop, &s->io, 0);
+    }
+    s->want = WANT_NONE;
+}
+
+/* Close it (not pooled) and forget the request. */
+static void sock_close(lf_sock_t *s)
+{
+    sock_unwatch(s);
+    if (s->fd >= 0) {
+        if (s->loop)
+            lf_io_stop(s->loop, &s->io);
+        close(s->fd);
+    }
+    s->fd = -1;
+    s->connecting = 0;
+    lf_buf_reset(&s->rbuf);
+    s->rpos = 0;
+    if (s->r) {
+        if (s->prev)
+            s->prev->next = s->next;
+        else
+            s->r->sockets = s->next;
+        if (s->next)
+            s->next->prev = s->prev;
+        s->next = s->prev = NULL;
+        s->r = NULL;
+    }
+    s->waiter = NULL;
+}
+
+static void sock_ready(lf_loop_t *loop, void *data, uint32_t events)
+{
+    lf_sock_t *s = data;
+    (void)loop;
+    (void)events;
+    lf_uthread_t *w = s->waiter;
+    sock_unwatch(s);
+    s->waiter = NULL;
+    lf_request_thread_wake(w);
+}
+
+static void sock_timeout(lf_loop_t *loop, void *data)
+{
+    lf_sock_t *s = data;
+    (void)loop;
+    lf_uthread_t *w = s->waiter;
+    sock_unwatch(s);
+    s->timed_out = 1;
+    s->waiter = NULL;
+    lf_request_thread_wake(w);
+}
+
+/* Every socket of a request that ends: closed. */
+static void sock_request_end(lf_request_t *r)
+{
+    while (r->sockets)
+        sock_close(r->sockets);
+}
+
+/* raw.new(): a fresh, unconnected socket. */
+static int sock_new(lua_State *L)
+{
+    lf_request_t *r = lf_api_context(L);
+    lf_sock_t *s = lua_newuserdata(L, sizeof(*s));
+    memset(s, 0, sizeof(*s));
+    s->fd = -1;
+    s->loop = r->env.loop;
+    s->connect_ms = s->send_ms = s->read_ms = LF_SOCK_DEFAULT_MS;
+    lf_timer_init(&s->timer, sock_timeout, s);
+    luaL_getmetatable(L, LF_SOCK_MT);
+    lua_setmetatable(L, -2);
+    return 1;
+}
+
+static int sock_gc(lua_State *L)
+{
+    lf_sock_t *s = lua_touserdata(L, 1);
+    sock_close(s);
+    lf_buf_free(&s->rbuf);
+    return 0;
+}
+
+/* raw.wait(s): park the calling thread until what the last call wanted. */
+static int sock_wait(lua_State *L)
+{
+    lf_sock_t *s = sock_check(L);
+    lf_request_t *r = lf_api_context(L);
+    if (s->fd < 0 || s->want == WANT_NONE)
+        return 0;
+    if (r->cur == NULL || !lua_isyieldable(L) || r->sandboxed)
+        return luaL_error(L, "attempt to yield across C-call boundary");
+    int ms = s->want == WANT_READ ? s->read_ms : s->want == WANT_CONNECT ? s->connect_ms : s->send_ms;
+    lf_io_init(&s->io, s->fd, sock_ready, s);
+    s->io.events = 0;
+    if (lf_io_watch(s->loop, &s->io, s->want == WANT_READ ? EPOLLIN | EPOLLRDHUP : EPOLLOUT) != 0)
+        return luaL_error(L, "epoll_ctl() of a socket failed");
+    lf_loop_update_time(s->loop);
+    lf_timer_start(s->loop, &s->timer, ms / 1000.0);
+    s->waiter = r->cur;
+    s->timed_out = 0;
+    r->yield = LF_YIELD_SOCKET;
+    return lua_yield(L, 0);
+}
+
+static int sock_timeout_arg(lua_State *L, int idx)
+{
+    lua_Number ms = luaL_checknumber(L, idx);
+    if (ms < 0)
+        return luaL_error(L, "bad timeout value");
+    return ms == 0 ? LF_SOCK_DEFAULT_MS : ms > 2147483647 ? 2147483647 : (int)ms;
+}
+
+static int sock_settimeout(lua_State *L)
+{
+    lf_sock_t *s = sock_check(L);
+    s->connect_ms = s->send_ms = s->read_ms = sock_timeout_arg(L, 2);
+    return 0;
+}
+
+static int sock_settimeouts(lua_State *L)
+{
+    lf_sock_t *s = sock_check(L);
+    s->connect_ms = sock_timeout_arg(L, 2);
+    s->send_ms = sock_timeout_arg(L, 3);
+    s->read_ms = sock_timeout_arg(L, 4);
+    return 0;
+}
+
+/* Attach a connected descriptor to the socket and the running request. */
+static void sock_attach(lf_sock_t *s, lf_request_t *r, int fd)
+{
+    s->fd = fd;
+    s->r = r;
+    s->prev = NULL;
+    s->next = r->sockets;
+    if (s->next)
+        s->next->prev = s;
+    r->sockets = s;
+    lf_io_init(&s->io, fd, sock_ready, s);
+}
+
+static void pooled_free(lf_pooled_t *p)
+{
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        pool = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    lf_timer_stop(p->loop, &p->timer);
+    lf_io_stop(p->loop, &p->io);
+    if (p->fd >= 0)
+        close(p->fd);
+    free(p);
+}
+
+/* raw.connect(s, host, port, pool_name): 1, false (wait, then call again
+ * with s alone), or nil and the error. */
+static int sock_connect(lua_State *L)
+{
+    lf_sock_t *s = sock_check(L);
+    lf_request_t *r = lf_api_context(L);
+    if (lua_gettop(L) == 1 && s->connecting) {
+        /* After the wait. */
+        if (s->timed_out) {
+            s->timed_out = 0;
+            sock_close(s);
+            lua_pushnil(L);
+            lua_pushliteral(L, "timeout");
+            return 2;
+        }
+        int err = 0;
+        socklen_t len = sizeof(err);
+        if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+            err = errno;
+        s->connecting = 0;
+        if (err != 0) {
+            sock_close(s);
+            return sock_push_errno(L, err);
+        }
+        lua_pushinteger(L, 1);
+        return 1;
+    }
+    const char *host = luaL_checkstring(L, 2);
+    if (s->fd >= 0)
+        sock_close(s); /* connect again: the old connection goes */
+    int unix_path = strncmp(host, "unix:", 5) == 0;
+    int port = 0;
+    if (!unix_path) {
+        if (lua_isnoneornil(L, 3) || !lua_isnumber(L, 3)) {
+            lua_pushnil(L);
+            lua_pushliteral(L, "missing the port number");
+            return 2;
+        }
+        lua_Number pn = lua_tonumber(L, 3);
+        if (pn < 0 || pn > 65535 || pn != (lua_Number)(int)pn) {
+            lua_pushnil(L);
+            lua_pushfstring(L, "bad port number: %d", (int)pn);
+            return 2;
+        }
+        port = (int)pn;
+    }
+    if (lua_isstring(L, 4))
+        snprintf(s->key, sizeof(s->key), "%s", lua_tostring(L, 4));
+    else if (unix_path)
+        snprintf(s->key, sizeof(s->key), "%s", host);
+    else
+        snprintf(s->key, sizeof(s->key), "%s:%d", host, port);
+    s->reused = 0;
+    /* A pooled connection for the key, most recently put back first. */
+    for (lf_pooled_t *p = pool; p; p = p->next) {
+        if (strcmp(p->key, s->key) == 0) {
+            int fd = p->fd;
+            unsigned reused = p->reused;
+            lf_io_stop(p->loop, &p->io);
+            p->fd = -1; /* the socket takes it */
+            pooled_free(p);
+            sock_attach(s, r, fd);
+            s->reused = reused + 1;
+            lua_pushinteger(L, 1);
+            return 1;
+        }
+    }
+    struct sockaddr_storage sa;
+    socklen_t salen;
+    memset(&sa, 0, sizeof(sa));
+    if (unix_path) {
+        struct sockaddr_un *un = (struct sockaddr_un *)&sa;
+        size_t n = strlen(host + 5);
+        if (n == 0 || n >= sizeof(un->sun_path)) {
+            lua_pushnil(L);
+            lua_pushliteral(L, "bad unix socket path");
+            return 2;
+        }
+        un->sun_family = AF_UNIX;
+        memcpy(un->sun_path, host + 5, n + 1);
+        salen = (socklen_t)sizeof(*un);
+    } else {
+        struct sockaddr_in *in4 = (struct sockaddr_in *)&sa;
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&sa;
+        char h[128];
+        snprintf(h, sizeof(h), "%s", host);
+        size_t hl = strlen(h);
+        if (hl > 2 && h[0] == '[' && h[hl - 1] == ']') {
+            memmove(h, h + 1, hl - 2);
+            h[hl - 2] = '\0';
+        }
+        if (inet_pton(AF_INET, h, &in4->sin_addr) == 1) {
+            in4->sin_family = AF_INET;
+            in4->sin_port = htons((uint16_t)port);
+            salen = sizeof(*in4);
+        } else if (inet_pton(AF_INET6, h, &in6->sin6_addr) == 1) {
+            in6->sin6_family = AF_INET6;
+            in6->sin6_port = htons((uint16_t)port);
+            salen = sizeof(*in6);
+        } else {
+            lua_pushnil(L);
+            lua_pushfstring(L, "no resolver defined to resolve \"%s\"", host);
+            return 2;
+        }
+    }
+    int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd >= 0) {
+        int high = lf_fd_above_stdio(fd);
+        if (high < 0) {
+            int e = errno;
+            close(fd);
+            errno = e;
+        }
+        fd = high;
+    }
+    if (fd < 0)
+        return sock_push_errno(L, errno);
+    if (!unix_path) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    sock_attach(s, r, fd);
+    int rc;
+    do
+        rc = connect(fd, (struct sockaddr *)&sa, salen);
+    while (rc != 0 && errno == EINTR);
+    if (rc == 0) {
+        lua_pushinteger(L, 1);
+        return 1;
+    }
+    if (errno == EINPROGRESS || errno == EAGAIN) {
+        s->connecting = 1;
+        s->want = WANT_CONNECT;
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    int err = errno;
+    sock_close(s);
+    return sock_push_errno(L, err);
+}
+
+/* raw.send(s, data): the bytes sent (all of data), false (wait, then call
+ * again with the same data), or nil and the error. */
+static int sock_send(lua_State *L)
+{
+    lf_sock_t *s = sock_check(L);
+    size_t len;
+    const char *p = luaL_checklstring(L, 2, &len);
+    if (s->fd < 0 || s->connecting) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "closed");
+        return 2;
+    }
+    if (s->timed_out) {
+        s->timed_out = 0;
+        s->sent = 0;
+        sock_close(s);
+        lua_pushnil(L);
+        lua_pushliteral(L, "timeout");
+        return 2;
+    }
+    while (s->sent < len) {
+        ssize_t n = send(s->fd, p + s->sent, len - s->sent, MSG_NOSIGNAL);
+        if (n > 0) {
+            s->sent += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            s->want = WANT_WRITE;
+            lua_pushboolean(L, 0);
+            return 1;
+        }
+        int err = n < 0 ? errno : EPIPE;
+        s->sent = 0;
+        sock_close(s);
+        if (err == EPIPE || err == ECONNRESET) {
+            lua_pushnil(L);
+            lua_pushliteral(L, "closed");
+            return 2;
+        }
+        return sock_push_errno(L, err);
+    }
+    s->sent = 0;
+    lua_pushinteger(L, (lua_Integer)len);
+    return 1;
+}
+
+/* Read what has come into the buffer: 1 (bytes), 0 (nothing yet), -1
+ * (the peer closed), -2 (an error: errno). */
+static int sock_fill(lf_sock_t *s)
+{
+    if (s->rpos > 0 && s->rpos == s->rbuf.len) {
+        lf_buf_reset(&s->rbuf);
+        s->rpos = 0;
+    }
+    if (lf_buf_reserve(&s->rbuf, LF_SOCK_READ) != 0) {
+        errno = ENOMEM;
+        return -2;
+    }
+    for (;;) {
+        ssize_t n = recv(s->fd, s->rbuf.data + s->rbuf.len, LF_SOCK_READ, 0);
+        if (n > 0) {
+            s->rbuf.len += (size_t)n;
+            return 1;
+        }
+        if (n == 0)
+            return -1;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        return -2;
+    }
+}
+
+/* Push n buffered bytes (every CR dropped with strip_cr) and take them. */
+static void sock_take(lua_State *L, lf_sock_t *s, size_t n, size_t skip, int strip_cr)
+{
+    const char *p = s->rbuf.data + s->rpos;
+    if (strip_cr) {
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        for (size_t i = 0; i < n; i++)
+            if (p[i] != '\r')
+                luaL_addchar(&b, p[i]);
+        luaL_pushresult(&b);
+    } else {
+        lua_pushlstring(L, p, n);
+    }
+    s->rpos += n + skip;
+}
+
+/* The error of a read: nil, err, and what had come (taken). */
+static int sock_read_error(lua_State *L, lf_sock_t *s, const char *err, int strip_cr, int keep)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    sock_take(L, s, s->rbuf.len - s->rpos, 0, strip_cr);
+    if (!keep)
+        sock_close(s);
+    return 3;
+}
+
+/* raw.read(s, mode, arg, inclusive): mode "l" (a line), "n" (arg bytes),
+ * "a" (to the close), "u" (up to the pattern arg, at most inclusive...):
+ * the data, false (wait, then call again), or nil, the error, the partial
+ * data.  For "u": size at 5 (0 = none); nil, nil when a piece ended in
+ * size mode. */
+static int sock_read(lua_State *L)
+{
+    lf_sock_t *s = sock_check(L);
+    const char *mode = luaL_checkstring(L, 2);
+    if (s->fd < 0 || s->connecting) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "closed");
+        return 2;
+    }
+    size_t plen = 0;
+    const char *pat = NULL;
+    size_t want = 0, size = 0;
+    int inclusive = lua_toboolean(L, 4);
+    if (mode[0] == 'n')
+        want = (size_t)luaL_checkinteger(L, 3);
+    if (mode[0] == 'u') {
+        pat = luaL_checklstring(L, 3, &plen);
+        size = (size_t)luaL_optinteger(L, 5, 0);
+    }
+    int closed = 0;
+    for (;;) {
+        const char *p = s->rbuf.data + s->rpos;
+        size_t have = s->rbuf.len - s->rpos;
+        switch (mode[0]) {
+        case 'l': {
+            const char *nl = have ? memchr(p, '\n', have) : NULL;
+            if (nl) {
+                sock_take(L, s, (size_t)(nl - p), 1, 1);
+                return 1;
+            }
+            break;
+        }
+        case 'n':
+            if (have >= want) {
+                sock_take(L, s, want, 0, 0);
+                return 1;
+            }
+            break;
+        case 'u': {
+            const char *at = plen && have >= plen ? memmem(p, have, pat, plen) : NULL;
+            if (at) {
+                size_t before = (size_t)(at - p);
+                if (size > 0) {
+                    if (before == 0) {
+                        s->rpos += plen; /* the piece is over */
+                        lua_pushnil(L);
+                        lua_pushnil(L);
+                        return 2;
+                    }
+                    sock_take(L, s, before < size ? before : size, 0, 0);
+                    return 1;
+                }
+                sock_take(L, s, before + (inclusive ? plen : 0), inclusive ? 0 : plen, 0);
+                return 1;
+            }
+            /* In size mode, what cannot be the start of the pattern can go. */
+            if (size > 0 && have >= plen && have - (plen - 1) > 0 && plen > 0) {
+                size_t safe = have - (plen - 1);
+                sock_take(L, s, safe < size ? safe : size, 0, 0);
+                return 1;
+            }
+            break;
+        }
+        default: /* 'a' */
+            break;
+        }
+        if (closed) {
+            if (mode[0] == 'a') {
+                sock_take(L, s, have, 0, 0);
+                sock_close(s);
+                return 1;
+            }
+            return sock_read_error(L, s, "closed", mode[0] == 'l', 0);
+        }
+        if (s->timed_out) {
+            s->timed_out = 0;
+            return sock_read_error(L, s, "timeout", mode[0] == 'l', 1);
+        }
+        int rc = sock_fill(s);
+        if (rc == 1)
+            continue;
+        if (rc == 0) {
+            s->want = WANT_READ;
+            lua_pushboolean(L, 0);
+            return 1;
+        }
+        if (rc == -1) {
+            closed = 1;
+            continue;
+        }
+        int err = errno;
+        if (err == ECONNRESET) {
+            closed = 1;
+            continue;
+        }
+        lua_pushnil(L);
+        char buf[128];
+        const char *e = strerror(err);
+        size_t i = 0;
+        for (; e[i] && i < sizeof(buf) - 1; i++)
+            buf[i] = (char)tolower((unsigned char)e[i]);
+        buf[i] = '\0';
+        lua_pushstring(L, buf);
+        sock_take(L, s, s->rbuf.len - s->rpos, 0, 0);
+        sock_close(s);
+        return 3;
+    }
+}
+
+static int sock_close_api(lua_State *L)
+{
+    lf_sock_t *s = sock_check(L);
+    if (s->fd < 0) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "closed");
+        return 2;
+    }
+    sock_close(s);
+    lua_pushinteger(L, 1);
+    return 1;
+}
+
+static int sock_getreusedtimes(lua_State *L)
+{
+    lf_sock_t *s = sock_check(L);
+    if (s->fd < 0) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "closed");
+        return 2;
+    }
+    lua_pushinteger(L, (lua_Integer)s->reused);
+    return 1;
+}
+
+static void pooled_gone(lf_loop_t *loop, void *data, uint32_t events)
+{
+    (void)loop;
+    (void)events;
+    pooled_free(data); /* data or the close on an idle connection */
+}
+
+static void pooled_expired(lf_loop_t *loop, void *data)
+{
+    (void)loop;
+    pooled_free(data);
+}
+
+/* raw.setkeepalive(s, timeout_ms, size): 1, or nil and the error. */
+static int sock_setkeepalive(lua_State *L)
+{
+    lf_sock_t *s = sock_check(L);
+    if (s->fd < 0 || s->connecting) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "closed");
+        return 2;
+    }
+    if (s->rbuf.len > s->rpos) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "unread data in buffer");
+        return 2;
+    }
+    lua_Number tmo = luaL_optnumber(L, 2, LF_SOCK_KEEPALIVE_MS);
+    lua_Integer size = luaL_optinteger(L, 3, LF_SOCK_POOL_SIZE);
+    if (size <= 0)
+        return luaL_error(L, "bad \"pool_size\" option value: %d", (int)size);
+    /* At the key's size the least recently put back goes. */
+    lf_pooled_t *last = NULL;
+    int n = 0;
+    for (lf_pooled_t *p = pool; p; p = p->next)
+        if (strcmp(p->key, s->key) == 0) {
+            n++;
+            last = p;
+        }
+    if (n >= size && last)
+        pooled_free(last);
+    lf_pooled_t *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        sock_close(s);
+        lua_pushnil(L);
+        lua_pushliteral(L, "no memory");
+        return 2;
+    }
+    sock_unwatch(s);
+    lf_io_stop(s->loop, &s->io);
+    p->fd = s->fd;
+    p->loop = s->loop;
+    p->reused = s->reused;
+    memcpy(p->key, s->key, sizeof(p->key));
+    s->fd = -1; /* the pool has it now */
+    sock_close(s);
+    lf_io_init(&p->io, p->fd, pooled_gone, p);
+    lf_timer_init(&p->timer, pooled_expired, p);
+    if (lf_io_watch(p->loop, &p->io, EPOLLIN | EPOLLRDHUP) != 0) {
+        close(p->fd);
+        free(p);
+        lua_pushinteger(L, 1);
+        return 1;
+    }
+    if (tmo > 0) {
+        lf_loop_update_time(p->loop);
+        lf_timer_start(p->loop, &p->timer, tmo / 1000.0);
+    }
+    p->next = pool;
+    if (pool)
+        pool->prev = p;
+    pool = p;
+    lua_pushinteger(L, 1);
+    return 1;
+}
+
+void lf_api_socket_pool_free(void)
+{
+    while (pool)
+        pooled_free(pool);
+}
+
+void lf_api_socket_init(lua_State *L)
+{
+    static const luaL_Reg raw[] = {
+        {"new", sock_new}, {"wait", sock_wait}, {"connect", sock_connect},
+        {"send", sock_send}, {"read", sock_read}, {"close", sock_close_api},
+        {"getreusedtimes", sock_getreusedtimes}, {"setkeepalive", sock_setkeepalive},
+        {"settimeout", sock_settimeout}, {"settimeouts", sock_settimeouts},
+        {NULL, NULL},
+    };
+    lf_request_on_end = sock_request_end;
+    luaL_newmetatable(L, LF_SOCK_MT);                /* sp: ngx, mt */
+    lua_pushcfunction(L, sock_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "luafpm.socket");
+    lua_call(L, 1, 1);                               /* sp: ngx, mt, install */
+    lua_createtable(L, 0, 10);
+    for (const luaL_Reg *f = raw; f->name; f++) {
+        lua_pushcfunction(L, f->func);
+        lua_setfield(L, -2, f->name);
+    }                                                /* sp: ngx, mt, install, raw */
+    lua_pushvalue(L, -3);                            /* sp: ngx, mt, install, raw, mt */
+    lua_call(L, 2, 1);                               /* sp: ngx, mt, socket */
+    lua_setfield(L, -3, "socket");
+    lua_pop(L, 1);                                   /* sp: ngx */
+}

@@ -1,0 +1,95 @@
+#!/usr/bin/env bats
+# Cosockets (ngx.socket.tcp) on the worker's loop against a real
+# redis-server the test starts on a free loopback port: a socket call
+# parks the light thread, not the worker; the pool keeps connections per
+# worker; a request that ends closes what it left open.  (The compat cases
+# tagged cosocket cover the API's exact results against an echo server.)
+
+load lib/helpers
+
+setup_file() {
+    make_work
+    install_app cosocket
+    command -v redis-server >/dev/null || skip "redis-server is not installed (tests/install-deps.sh installs it)"
+    REDIS_PORT=$(free_port)
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --daemonize no >"$WORK/redis.out" 2>&1 &
+    echo $! >>"$WORK/started.pids"
+    wait_port "$REDIS_PORT"
+    export REDIS_PORT
+    start_luafpm --workers 1 --request-timeout 2
+    start_nginx
+}
+
+teardown_file() {
+    teardown_common
+}
+
+@test "SET and GET over a cosocket; setkeepalive, and the next request reuses the connection" {
+    http GET "/redis.lua?port=$REDIS_PORT&v=one"
+    [ "$STATUS" = 200 ]
+    [ "$BODY" = "reused 0
+OK
+one
+keepalive 1" ]
+    http GET "/redis.lua?port=$REDIS_PORT&v=two"
+    [ "$BODY" = "reused 1
+OK
+two
+keepalive 1" ]
+}
+
+@test "40 concurrent BLPOPs waiting 0.5 s each on one worker finish together" {
+    local t0 ms
+    t0=$(date +%s%N)
+    seq 1 40 | xargs -P 40 -I{} curl -sS --max-time 20 -o "$WORK/b{}.out" \
+        "http://127.0.0.1:$NGX_PORT/redis.lua?port=$REDIS_PORT&op=blpop&n={}"
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    echo "40 BLPOPs took $ms ms"
+    [ "$(cat "$WORK"/b*.out | grep -c '^blpop timed out$')" -eq 40 ]
+    # One after another they would take 20 s.
+    [ "$ms" -lt 4000 ]
+}
+
+@test "a request that ends with sockets open leaves no descriptor behind" {
+    local pid before after
+    http GET /pid.lua
+    pid=$BODY
+    http GET "/redis.lua?port=$REDIS_PORT&op=leak"
+    before=$(ls "/proc/$pid/fd" | wc -l)
+    for _ in $(seq 10); do
+        http GET "/redis.lua?port=$REDIS_PORT&op=leak"
+        [ "$BODY" = "left open" ]
+    done
+    after=$(ls "/proc/$pid/fd" | wc -l)
+    echo "descriptors before $before, after 50 sockets left open: $after"
+    [ "$after" -le "$before" ]
+}
+
+@test "--request-timeout reaches a request parked on a socket: 504, the worker serves on" {
+    local pid
+    http GET /pid.lua
+    pid=$BODY
+    http GET "/redis.lua?port=$REDIS_PORT&op=timeout"
+    [ "$STATUS" = 504 ]
+    grep -q "lua entry thread aborted: request timed out after 2 s" "$WORK/luafpm.log"
+    http GET /pid.lua
+    [ "$BODY" = "$pid" ]
+}
+
+@test "a timer uses a cosocket after the response" {
+    http GET "/redis.lua?port=$REDIS_PORT&op=timer"
+    [ "$BODY" = scheduled ]
+    local i
+    for i in $(seq 50); do
+        http GET "/redis.lua?port=$REDIS_PORT&op=get&k=from_timer"
+        [ "$BODY" = yes ] && break
+        sleep 0.05
+    done
+    [ "$BODY" = yes ]
+}
+
+@test "a host name without a resolver fails as in OpenResty" {
+    http GET /resolve.lua
+    [ "$BODY" = 'nilno resolver defined to resolve "localhost"' ]
+}

@@ -1,0 +1,2 @@
+local sock = ngx.socket.tcp()
+ngx.say(sock:connect("localhost", 6379))
