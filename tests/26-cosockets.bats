@@ -17,8 +17,21 @@ setup_file() {
     echo $! >>"$WORK/started.pids"
     wait_port "$REDIS_PORT"
     export REDIS_PORT
-    start_luafpm --workers 1 --request-timeout 2
+    MEMC_PORT=
+    if command -v memcached >/dev/null; then
+        MEMC_PORT=$(free_port)
+        memcached -l 127.0.0.1 -p "$MEMC_PORT" -U 0 -u "$(id -un)" >"$WORK/memcached.out" 2>&1 &
+        echo $! >>"$WORK/started.pids"
+        wait_port "$MEMC_PORT"
+    fi
+    export MEMC_PORT
+    start_luafpm --workers 1 --request-timeout 2 --lua-path "$LUA_NGINX_DIR/?.lua;;"
     start_nginx
+}
+
+# Debian's lua-nginx-* libraries, from tests/install-deps.sh.
+need_lua_nginx() {
+    [ -f "$LUA_NGINX_DIR/nginx/redis.lua" ] || skip "lua-nginx-redis not unpacked (tests/install-deps.sh)"
 }
 
 teardown_file() {
@@ -92,4 +105,49 @@ keepalive 1" ]
 @test "a host name without a resolver fails as in OpenResty" {
     http GET /resolve.lua
     [ "$BODY" = 'nilno resolver defined to resolve "localhost"' ]
+}
+
+@test "Debian's nginx.redis, required as resty.redis, runs unchanged: commands, a pipeline, the pool" {
+    need_lua_nginx
+    http GET "/resty_redis.lua?port=$REDIS_PORT"
+    [ "$STATUS" = 200 ]
+    [ "$BODY" = "reused 0
+OK
+value
+true
+pipeline 3 OK a
+keepalive 1" ]
+    http GET "/resty_redis.lua?port=$REDIS_PORT"
+    [[ "$BODY" == "reused 1"* ]]
+}
+
+@test "nginx.redis: 40 concurrent BLPOPs of 0.5 s on one worker finish together" {
+    need_lua_nginx
+    local t0 ms
+    t0=$(date +%s%N)
+    seq 1 40 | xargs -P 40 -I{} curl -sS --max-time 20 -o "$WORK/l{}.out" \
+        "http://127.0.0.1:$NGX_PORT/resty_redis.lua?port=$REDIS_PORT&op=blpop&n={}"
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    echo "40 BLPOPs through nginx.redis took $ms ms"
+    [ "$(cat "$WORK"/l*.out | grep -c '^blpop timed out$')" -eq 40 ]
+    [ "$ms" -lt 4000 ]
+}
+
+@test "nginx.redis: a read timeout is handled the library's way (it closes the connection itself)" {
+    need_lua_nginx
+    http GET "/resty_redis.lua?port=$REDIS_PORT&op=timeout&read=300"
+    [ "$STATUS" = 200 ]
+    [ "$BODY" = "blpop nil timeout
+after timeout: nil" ]
+}
+
+@test "Debian's nginx.memcached runs unchanged against a real memcached" {
+    need_lua_nginx
+    [ -n "$MEMC_PORT" ] || skip "memcached is not installed (tests/install-deps.sh installs it)"
+    http GET "/memc.lua?port=$MEMC_PORT"
+    [ "$STATUS" = 200 ]
+    [ "$BODY" = "1
+32 0 nil
+42
+1" ]
 }

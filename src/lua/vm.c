@@ -260,6 +260,23 @@ static int vm_setup(lua_State *L)
         lua_pop(L, 2);
     }
 
+    /* OpenResty code says require "resty.redis"; Debian installs
+     * OpenResty's libraries as nginx.* (lua-nginx-redis, ...).  Last in
+     * line: a real resty.X wins. */
+    static const char resty_alias[] =
+        "local loaders = package.loaders\n"
+        "local lua_searcher = loaders[2]\n"
+        "loaders[#loaders + 1] = function(name)\n"
+        "  local rest = name:match('^resty%.(.+)$')\n"
+        "  if not rest then return nil end\n"
+        "  local f = lua_searcher('nginx.' .. rest)\n"
+        "  if type(f) == 'function' then return f end\n"
+        "  return \"\\n\\tno module 'nginx.\" .. rest .. \"' (luafpm loads resty.X as Debian's nginx.X)\"\n"
+        "end\n";
+    if (luaL_loadbuffer(L, resty_alias, sizeof(resty_alias) - 1, "=luafpm.resty_alias") != 0)
+        lua_error(L);
+    lua_call(L, 0, 0);
+
     lua_pushlightuserdata(L, &key_protect);
     lua_pushcfunction(L, vm_protected);
     lua_rawset(L, LUA_REGISTRYINDEX);

@@ -6,6 +6,9 @@ LUAFPM_BIN=${LUAFPM_BIN:-$BATS_TEST_DIRNAME/../luafpm}
 NGINX_BIN=${NGINX_BIN:-$(command -v nginx || echo /usr/sbin/nginx)}
 FASTCGI_PARAMS=${FASTCGI_PARAMS:-/etc/nginx/fastcgi_params}
 TESTS_DIR=$(cd "$BATS_TEST_DIRNAME" && pwd)
+# Debian's OpenResty client libraries (nginx.redis, ...), unpacked there by
+# tests/install-deps.sh.
+LUA_NGINX_DIR=${LUAFPM_DEPS:-${XDG_CACHE_HOME:-$HOME/.cache}/luafpm}/lua-nginx/usr/share/lua/5.1
 
 # A TCP port nothing listens on right now.
 free_port() {
