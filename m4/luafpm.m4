@@ -30,6 +30,14 @@ AC_DEFUN([LF_CHECK_FCGI], [
   AC_SUBST([FCGI_CFLAGS])
 ])
 
+# LF_CHECK_OPENSSL: libssl and libcrypto (Debian libssl-dev) for the
+# cosockets' TLS (sslhandshake).
+AC_DEFUN([LF_CHECK_OPENSSL], [
+  PKG_CHECK_MODULES([OPENSSL], [libssl >= 1.1.1 libcrypto], [], [
+    AC_MSG_ERROR([OpenSSL not found: install the Debian package libssl-dev ($OPENSSL_PKG_ERRORS)])
+  ])
+])
+
 # LF_WARNINGS: -Wall -Wextra and friends, kept to what the compiler knows.
 AC_DEFUN([LF_WARNINGS], [
   LF_WARN_CFLAGS=

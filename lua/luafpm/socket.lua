@@ -141,6 +141,13 @@ return function(raw, mt)
         raw.settimeouts(sock, c, s, r)
     end
 
+    function methods.sslhandshake(sock, reused_session, server_name, ssl_verify, send_status_req)
+        if server_name ~= nil and type(server_name) ~= "string" then
+            error("bad argument #2 to 'sslhandshake' (string expected, got " .. type(server_name) .. ")", 2)
+        end
+        return retry(raw.sslhandshake, sock, reused_session, server_name, ssl_verify and true or false)
+    end
+
     function methods.setoption()
         return true
     end

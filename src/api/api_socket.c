@@ -8,13 +8,19 @@
  * worker's pool for its key ("host:port", "unix:path" or opts.pool).
  * When a request ends, every socket it still holds is closed.
  *
+ * TLS is OpenSSL's (sslhandshake: SNI, session reuse, verification
+ * against --ssl-trusted-certificate to --ssl-verify-depth), non-blocking
+ * on the loop like the rest.
+ *
  * Not yet: host names (no resolver: "no resolver defined to resolve"),
- * TLS (sslhandshake), UDP, setoption. */
+ * UDP, setoption. */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -25,6 +31,9 @@
 #include <unistd.h>
 
 #include <lauxlib.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "api.h"
 #include "buf.h"
@@ -32,6 +41,7 @@
 #include "log.h"
 
 #define LF_SOCK_MT "luafpm.socket.tcp"
+#define LF_SESSION_MT "luafpm.ssl.session"
 #define LF_SOCK_DEFAULT_MS 60000     /* lua_socket_*_timeout */
 #define LF_SOCK_POOL_SIZE 30         /* lua_socket_pool_size */
 #define LF_SOCK_KEEPALIVE_MS 60000   /* lua_socket_keepalive_timeout */
@@ -56,6 +66,8 @@ typedef struct lf_sock {
     size_t sent;                  /* of the send under way */
     lf_buf_t rbuf;                /* read, not yet taken: rbuf.data[rpos, len) */
     size_t rpos;
+    SSL *ssl;                     /* after sslhandshake */
+    int handshaking;
     char key[LF_SOCK_KEY];
 } lf_sock_t;
 
@@ -66,11 +78,21 @@ typedef struct lf_pooled {
     lf_timer_t timer;
     lf_loop_t *loop;
     int fd;
+    SSL *ssl;
     unsigned reused;
     char key[LF_SOCK_KEY];
 } lf_pooled_t;
 
 static lf_pooled_t *pool;
+static SSL_CTX *ssl_ctx;          /* this worker's, made on first use */
+
+static void ssl_free(SSL *ssl)
+{
+    if (ssl == NULL)
+        return;
+    SSL_shutdown(ssl); /* one try, non-blocking: a close_notify if it fits */
+    SSL_free(ssl);
+}
 
 /* "connection refused" as lua-nginx-module words an errno. */
 static int sock_push_errno(lua_State *L, int err)
@@ -112,6 +134,9 @@ static void sock_close(lf_sock_t *s)
     }
     s->fd = -1;
     s->connecting = 0;
+    ssl_free(s->ssl);
+    s->ssl = NULL;
+    s->handshaking = 0;
     lf_buf_reset(&s->rbuf);
     s->rpos = 0;
     if (s->r) {
@@ -248,6 +273,7 @@ static void pooled_free(lf_pooled_t *p)
         p->next->prev = p->prev;
     lf_timer_stop(p->loop, &p->timer);
     lf_io_stop(p->loop, &p->io);
+    ssl_free(p->ssl);
     if (p->fd >= 0)
         close(p->fd);
     free(p);
@@ -311,10 +337,13 @@ static int sock_connect(lua_State *L)
         if (strcmp(p->key, s->key) == 0) {
             int fd = p->fd;
             unsigned reused = p->reused;
+            SSL *ssl = p->ssl;
             lf_io_stop(p->loop, &p->io);
             p->fd = -1; /* the socket takes it */
+            p->ssl = NULL;
             pooled_free(p);
             sock_attach(s, r, fd);
+            s->ssl = ssl;
             s->reused = reused + 1;
             lua_pushinteger(L, 1);
             return 1;
@@ -415,6 +444,25 @@ static int sock_send(lua_State *L)
         return 2;
     }
     while (s->sent < len) {
+        if (s->ssl) {
+            ERR_clear_error();
+            int n = SSL_write(s->ssl, p + s->sent, (int)(len - s->sent > INT_MAX ? INT_MAX : len - s->sent));
+            if (n > 0) {
+                s->sent += (size_t)n;
+                continue;
+            }
+            int e = SSL_get_error(s->ssl, n);
+            if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+                s->want = e == SSL_ERROR_WANT_WRITE ? WANT_WRITE : WANT_READ;
+                lua_pushboolean(L, 0);
+                return 1;
+            }
+            s->sent = 0;
+            sock_close(s);
+            lua_pushnil(L);
+            lua_pushliteral(L, "closed");
+            return 2;
+        }
         ssize_t n = send(s->fd, p + s->sent, len - s->sent, MSG_NOSIGNAL);
         if (n > 0) {
             s->sent += (size_t)n;
@@ -454,6 +502,23 @@ static int sock_fill(lf_sock_t *s)
         errno = ENOMEM;
         return -2;
     }
+    if (s->ssl) {
+        ERR_clear_error();
+        int n = SSL_read(s->ssl, s->rbuf.data + s->rbuf.len, LF_SOCK_READ);
+        if (n > 0) {
+            s->rbuf.len += (size_t)n;
+            return 1;
+        }
+        int e = SSL_get_error(s->ssl, n);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            s->want = e == SSL_ERROR_WANT_READ ? WANT_READ : WANT_WRITE;
+            return 0;
+        }
+        if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0))
+            return -1;
+        errno = e == SSL_ERROR_SYSCALL && errno ? errno : EPROTO;
+        return -2;
+    }
     for (;;) {
         ssize_t n = recv(s->fd, s->rbuf.data + s->rbuf.len, LF_SOCK_READ, 0);
         if (n > 0) {
@@ -464,8 +529,10 @@ static int sock_fill(lf_sock_t *s)
             return -1;
         if (errno == EINTR)
             continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            s->want = WANT_READ;
             return 0;
+        }
         return -2;
     }
 }
@@ -585,8 +652,7 @@ static int sock_read(lua_State *L)
         if (rc == 1)
             continue;
         if (rc == 0) {
-            s->want = WANT_READ;
-            lua_pushboolean(L, 0);
+            lua_pushboolean(L, 0); /* sock_fill said what to wait for */
             return 1;
         }
         if (rc == -1) {
@@ -688,6 +754,8 @@ static int sock_setkeepalive(lua_State *L)
     sock_unwatch(s);
     lf_io_stop(s->loop, &s->io);
     p->fd = s->fd;
+    p->ssl = s->ssl;
+    s->ssl = NULL;
     p->loop = s->loop;
     p->reused = s->reused;
     memcpy(p->key, s->key, sizeof(p->key));
@@ -713,10 +781,131 @@ static int sock_setkeepalive(lua_State *L)
     return 1;
 }
 
+static int session_gc(lua_State *L)
+{
+    SSL_SESSION **sp = lua_touserdata(L, 1);
+    if (*sp)
+        SSL_SESSION_free(*sp);
+    *sp = NULL;
+    return 0;
+}
+
+/* This worker's client context: the trusted certificates, the depth. */
+static SSL_CTX *sock_ssl_ctx(const lf_conf_t *conf, char *err, size_t errlen)
+{
+    if (ssl_ctx)
+        return ssl_ctx;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == NULL) {
+        snprintf(err, errlen, "SSL_CTX_new() failed");
+        return NULL;
+    }
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_verify_depth(ctx, (int)conf->ssl_verify_depth);
+    if (conf->ssl_trusted_certificate &&
+        SSL_CTX_load_verify_locations(ctx, conf->ssl_trusted_certificate, NULL) != 1) {
+        lf_log(LF_LOG_ERR, "cannot load --ssl-trusted-certificate \"%s\": %s",
+               conf->ssl_trusted_certificate, ERR_reason_error_string(ERR_get_error()));
+    }
+    ssl_ctx = ctx;
+    return ctx;
+}
+
+/* raw.sslhandshake(s, reused_session, server_name, verify): the session
+ * (or true when reused_session is false), false (wait, then call again),
+ * or nil and the error. */
+static int sock_sslhandshake(lua_State *L)
+{
+    lf_sock_t *s = sock_check(L);
+    lf_request_t *r = lf_api_context(L);
+    if (s->fd < 0 || s->connecting) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "closed");
+        return 2;
+    }
+    int want_session = !(lua_isboolean(L, 2) && !lua_toboolean(L, 2));
+    const char *name = lua_isstring(L, 3) ? lua_tostring(L, 3) : NULL;
+    int verify = lua_toboolean(L, 4);
+    if (s->timed_out) {
+        s->timed_out = 0;
+        sock_close(s);
+        lua_pushnil(L);
+        lua_pushliteral(L, "timeout");
+        return 2;
+    }
+    if (!s->handshaking) {
+        if (s->ssl) {
+            lua_pushnil(L);
+            lua_pushliteral(L, "already in ssl mode");
+            return 2;
+        }
+        char why[128];
+        SSL_CTX *ctx = sock_ssl_ctx(r->conf, why, sizeof(why));
+        if (ctx == NULL || (s->ssl = SSL_new(ctx)) == NULL || SSL_set_fd(s->ssl, s->fd) != 1) {
+            sock_close(s);
+            lua_pushnil(L);
+            lua_pushliteral(L, "failed to create ssl connection");
+            return 2;
+        }
+        if (name && name[0]) {
+            SSL_set_tlsext_host_name(s->ssl, name);
+            if (verify)
+                SSL_set1_host(s->ssl, name);
+        }
+        SSL_SESSION **sp = luaL_testudata(L, 2, LF_SESSION_MT);
+        if (sp && *sp)
+            SSL_set_session(s->ssl, *sp);
+        s->handshaking = 1;
+    }
+    ERR_clear_error();
+    int rc = SSL_connect(s->ssl);
+    if (rc != 1) {
+        int e = SSL_get_error(s->ssl, rc);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            s->want = e == SSL_ERROR_WANT_READ ? WANT_READ : WANT_WRITE;
+            lua_pushboolean(L, 0);
+            return 1;
+        }
+        long v = SSL_get_verify_result(s->ssl);
+        sock_close(s);
+        lua_pushnil(L);
+        if (v != X509_V_OK)
+            lua_pushfstring(L, "%d: %s", (int)v, X509_verify_cert_error_string(v));
+        else
+            lua_pushliteral(L, "handshake failed");
+        return 2;
+    }
+    s->handshaking = 0;
+    if (verify) {
+        long v = SSL_get_verify_result(s->ssl);
+        if (v != X509_V_OK) {
+            sock_close(s);
+            lua_pushnil(L);
+            if (v == X509_V_ERR_HOSTNAME_MISMATCH)
+                lua_pushliteral(L, "certificate host mismatch");
+            else
+                lua_pushfstring(L, "%d: %s", (int)v, X509_verify_cert_error_string(v));
+            return 2;
+        }
+    }
+    if (!want_session) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    SSL_SESSION **sp = lua_newuserdata(L, sizeof(*sp));
+    *sp = SSL_get1_session(s->ssl);
+    luaL_getmetatable(L, LF_SESSION_MT);
+    lua_setmetatable(L, -2);
+    return 1;
+}
+
 void lf_api_socket_pool_free(void)
 {
     while (pool)
         pooled_free(pool);
+    if (ssl_ctx)
+        SSL_CTX_free(ssl_ctx);
+    ssl_ctx = NULL;
 }
 
 void lf_api_socket_init(lua_State *L)
@@ -726,9 +915,14 @@ void lf_api_socket_init(lua_State *L)
         {"send", sock_send}, {"read", sock_read}, {"close", sock_close_api},
         {"getreusedtimes", sock_getreusedtimes}, {"setkeepalive", sock_setkeepalive},
         {"settimeout", sock_settimeout}, {"settimeouts", sock_settimeouts},
+        {"sslhandshake", sock_sslhandshake},
         {NULL, NULL},
     };
     lf_request_on_end = sock_request_end;
+    luaL_newmetatable(L, LF_SESSION_MT);
+    lua_pushcfunction(L, session_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
     luaL_newmetatable(L, LF_SOCK_MT);                /* sp: ngx, mt */
     lua_pushcfunction(L, sock_gc);
     lua_setfield(L, -2, "__gc");

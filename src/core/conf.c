@@ -54,6 +54,10 @@ static const lf_option_t options[] = {
      "ngx.timer callbacks one worker runs at once; a timer due past N is not run and logged (default 256, as lua_max_running_timers)"},
     {"check-client-abort", 0, LF_OPT_ONOFF, OFF(check_client_abort), "on|off", 0, 0, 1,
      "watch the web server's connection while a request runs: when it closes (the client went away), the ngx.on_abort callback runs, or the request is stopped (default off, as lua_check_client_abort)"},
+    {"ssl-trusted-certificate", 0, LF_OPT_STRING, OFF(ssl_trusted_certificate), "FILE", 0, 0, 1,
+     "PEM certificates the cosockets' sslhandshake verifies servers against (default: none, so verification fails, as with lua_ssl_trusted_certificate unset)"},
+    {"ssl-verify-depth", 0, LF_OPT_INT, OFF(ssl_verify_depth), "N", 0, 100, 1,
+     "how deep a server's certificate chain may be for sslhandshake's verification (default 1, as lua_ssl_verify_depth)"},
     {"root", 'r', LF_OPT_STRING, OFF(root), "DIR", 0, 0, 1,
      "scripts must resolve inside DIR (default: the current directory)"},
     {"conf", 'c', LF_OPT_STRING, OFF(conf_file), "FILE", 0, 0, 0,
@@ -378,6 +382,8 @@ static int conf_defaults(lf_conf_t *conf, const char *tmpdir)
         conf->max_running_timers = 256;
     if (conf->check_client_abort == LF_UNSET)
         conf->check_client_abort = 0;
+    if (conf->ssl_verify_depth == LF_UNSET)
+        conf->ssl_verify_depth = 1;
     if (conf->read_timeout == LF_UNSET)
         conf->read_timeout = 60;
     if (conf->send_timeout == LF_UNSET)

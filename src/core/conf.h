@@ -14,6 +14,8 @@ typedef struct {
     long long worker_connections; /* per worker, idle kept-alive ones included */
     long long max_pending_timers, max_running_timers; /* ngx.timer, per worker */
     int check_client_abort; /* 0/1: ngx.on_abort */
+    const char *ssl_trusted_certificate; /* cosockets' TLS: CA file, NULL = none */
+    long long ssl_verify_depth;
     double read_timeout;         /* seconds between two reads of a request */
     double send_timeout;         /* seconds between two writes of a response */
     char *root;
