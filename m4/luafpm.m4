@@ -38,6 +38,13 @@ AC_DEFUN([LF_CHECK_OPENSSL], [
   ])
 ])
 
+# LF_CHECK_CARES: c-ares (Debian libc-ares-dev) for --resolver.
+AC_DEFUN([LF_CHECK_CARES], [
+  PKG_CHECK_MODULES([CARES], [libcares >= 1.16], [], [
+    AC_MSG_ERROR([c-ares not found: install the Debian package libc-ares-dev ($CARES_PKG_ERRORS)])
+  ])
+])
+
 # LF_WARNINGS: -Wall -Wextra and friends, kept to what the compiler knows.
 AC_DEFUN([LF_WARNINGS], [
   LF_WARN_CFLAGS=

@@ -39,6 +39,7 @@
 #include "buf.h"
 #include "fdutil.h"
 #include "log.h"
+#include "resolver.h"
 
 #define LF_SOCK_MT "luafpm.socket.tcp"
 #define LF_SESSION_MT "luafpm.ssl.session"
@@ -48,7 +49,7 @@
 #define LF_SOCK_KEY 256
 #define LF_SOCK_READ 16384
 
-enum { WANT_NONE, WANT_READ, WANT_WRITE, WANT_CONNECT };
+enum { WANT_NONE, WANT_READ, WANT_WRITE, WANT_CONNECT, WANT_RESOLVE };
 
 typedef struct lf_sock {
     struct lf_sock *next, *prev;  /* the request's sockets */
@@ -68,6 +69,11 @@ typedef struct lf_sock {
     size_t rpos;
     SSL *ssl;                     /* after sslhandshake */
     int handshaking;
+    int resolving;                /* 1: asked, 2: answered */
+    const char *resolve_err;
+    struct in_addr resolved;
+    int port;
+    char host[256];
     char key[LF_SOCK_KEY];
 } lf_sock_t;
 
@@ -117,7 +123,7 @@ static void sock_unwatch(lf_sock_t *s)
 {
     if (s->loop) {
         lf_timer_stop(s->loop, &s->timer);
-        if (s->fd >= 0)
+        if (s->fd >= 0 && s->io.fd == s->fd)
             lf_io_watch(s->loop, &s->io, 0);
     }
     s->want = WANT_NONE;
@@ -132,6 +138,9 @@ static void sock_close(lf_sock_t *s)
             lf_io_stop(s->loop, &s->io);
         close(s->fd);
     }
+    if (s->resolving == 1)
+        lf_resolve_cancel(s);
+    s->resolving = 0;
     s->fd = -1;
     s->connecting = 0;
     ssl_free(s->ssl);
@@ -209,15 +218,18 @@ static int sock_wait(lua_State *L)
 {
     lf_sock_t *s = sock_check(L);
     lf_request_t *r = lf_api_context(L);
-    if (s->fd < 0 || s->want == WANT_NONE)
+    if ((s->fd < 0 && s->want != WANT_RESOLVE) || s->want == WANT_NONE)
         return 0;
     if (r->cur == NULL || !lua_isyieldable(L) || r->sandboxed)
         return luaL_error(L, "attempt to yield across C-call boundary");
-    int ms = s->want == WANT_READ ? s->read_ms : s->want == WANT_CONNECT ? s->connect_ms : s->send_ms;
-    lf_io_init(&s->io, s->fd, sock_ready, s);
-    s->io.events = 0;
-    if (lf_io_watch(s->loop, &s->io, s->want == WANT_READ ? EPOLLIN | EPOLLRDHUP : EPOLLOUT) != 0)
-        return luaL_error(L, "epoll_ctl() of a socket failed");
+    int ms = s->want == WANT_READ ? s->read_ms
+             : s->want == WANT_CONNECT || s->want == WANT_RESOLVE ? s->connect_ms : s->send_ms;
+    if (s->want != WANT_RESOLVE) {
+        lf_io_init(&s->io, s->fd, sock_ready, s);
+        s->io.events = 0;
+        if (lf_io_watch(s->loop, &s->io, s->want == WANT_READ ? EPOLLIN | EPOLLRDHUP : EPOLLOUT) != 0)
+            return luaL_error(L, "epoll_ctl() of a socket failed");
+    }
     lf_loop_update_time(s->loop);
     lf_timer_start(s->loop, &s->timer, ms / 1000.0);
     s->waiter = r->cur;
@@ -279,12 +291,49 @@ static void pooled_free(lf_pooled_t *p)
     free(p);
 }
 
+/* The resolver's answer for a socket that waits in connect. */
+static void sock_resolved(void *data, const char *err, struct in_addr addr)
+{
+    lf_sock_t *s = data;
+    s->resolving = 2;
+    s->resolve_err = err;
+    s->resolved = addr;
+    lf_uthread_t *w = s->waiter;
+    sock_unwatch(s);
+    s->waiter = NULL;
+    lf_request_thread_wake(w);
+}
+
+static int sock_start(lua_State *L, lf_sock_t *s, lf_request_t *r, struct sockaddr_storage *sa,
+                      socklen_t salen, int unix_path);
+
 /* raw.connect(s, host, port, pool_name): 1, false (wait, then call again
  * with s alone), or nil and the error. */
 static int sock_connect(lua_State *L)
 {
     lf_sock_t *s = sock_check(L);
     lf_request_t *r = lf_api_context(L);
+    if (lua_gettop(L) == 1 && s->resolving) {
+        /* After waiting for the resolver. */
+        if (s->resolving == 1 || s->resolve_err) {
+            const char *why = s->resolving == 1 ? "110: Operation timed out" : s->resolve_err;
+            if (s->resolving == 1)
+                lf_resolve_cancel(s);
+            s->resolving = 0;
+            s->timed_out = 0;
+            lua_pushnil(L);
+            lua_pushfstring(L, "%s could not be resolved (%s)", s->host, why);
+            return 2;
+        }
+        s->resolving = 0;
+        struct sockaddr_storage sa;
+        memset(&sa, 0, sizeof(sa));
+        struct sockaddr_in *in4 = (struct sockaddr_in *)&sa;
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)s->port);
+        in4->sin_addr = s->resolved;
+        return sock_start(L, s, r, &sa, sizeof(*in4), 0);
+    }
     if (lua_gettop(L) == 1 && s->connecting) {
         /* After the wait. */
         if (s->timed_out) {
@@ -382,12 +431,43 @@ static int sock_connect(lua_State *L)
             in6->sin6_port = htons((uint16_t)port);
             salen = sizeof(*in6);
         } else {
-            lua_pushnil(L);
-            lua_pushfstring(L, "no resolver defined to resolve \"%s\"", host);
-            return 2;
+            /* The answer may come at once (the hosts file): the socket
+             * is ready for it before asking. */
+            s->resolving = 1;
+            s->resolve_err = NULL;
+            s->port = port;
+            snprintf(s->host, sizeof(s->host), "%s", h);
+            int rc = lf_resolve(h, sock_resolved, s, &in4->sin_addr);
+            if (rc < 0) {
+                s->resolving = 0;
+                lua_pushnil(L);
+                lua_pushfstring(L, "no resolver defined to resolve \"%s\"", host);
+                return 2;
+            }
+            if (rc == 0 && s->resolving == 2) {
+                lua_settop(L, 1);
+                return sock_connect(L); /* answered already */
+            }
+            if (rc == 0) {
+                /* The answer comes from the loop: wait for it. */
+                s->want = WANT_RESOLVE;
+                lua_pushboolean(L, 0);
+                return 1;
+            }
+            s->resolving = 0;
+            in4->sin_family = AF_INET;
+            in4->sin_port = htons((uint16_t)port);
+            salen = sizeof(*in4);
         }
     }
-    int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    return sock_start(L, s, r, &sa, salen, unix_path);
+}
+
+/* A socket to sa, connecting: 1, false (wait), or nil and the error. */
+static int sock_start(lua_State *L, lf_sock_t *s, lf_request_t *r, struct sockaddr_storage *sa,
+                      socklen_t salen, int unix_path)
+{
+    int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd >= 0) {
         int high = lf_fd_above_stdio(fd);
         if (high < 0) {
@@ -406,7 +486,7 @@ static int sock_connect(lua_State *L)
     sock_attach(s, r, fd);
     int rc;
     do
-        rc = connect(fd, (struct sockaddr *)&sa, salen);
+        rc = connect(fd, (struct sockaddr *)sa, salen);
     while (rc != 0 && errno == EINTR);
     if (rc == 0) {
         lua_pushinteger(L, 1);

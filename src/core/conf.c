@@ -58,6 +58,12 @@ static const lf_option_t options[] = {
      "PEM certificates the cosockets' sslhandshake verifies servers against (default: none, so verification fails, as with lua_ssl_trusted_certificate unset)"},
     {"ssl-verify-depth", 0, LF_OPT_INT, OFF(ssl_verify_depth), "N", 0, 100, 1,
      "how deep a server's certificate chain may be for sslhandshake's verification (default 1, as lua_ssl_verify_depth)"},
+    {"resolver", 0, LF_OPT_STRING, OFF(resolver), "\"ADDR[:PORT] ...\"|system", 0, 0, 1,
+     "DNS servers for cosockets' host names, as nginx's resolver (no /etc/hosts); system: /etc/resolv.conf and /etc/hosts (default: none, a name fails with \"no resolver defined to resolve\")"},
+    {"resolver-valid", 0, LF_OPT_SECONDS, OFF(resolver_valid), "SECONDS", 0, 86400, 1,
+     "cache answers this long instead of their TTL (default: the TTL)"},
+    {"resolver-timeout", 0, LF_OPT_SECONDS, OFF(resolver_timeout), "SECONDS", 0, 3600, 1,
+     "how long a DNS query may take (default 30, as resolver_timeout)"},
     {"root", 'r', LF_OPT_STRING, OFF(root), "DIR", 0, 0, 1,
      "scripts must resolve inside DIR (default: the current directory)"},
     {"conf", 'c', LF_OPT_STRING, OFF(conf_file), "FILE", 0, 0, 0,
@@ -384,6 +390,10 @@ static int conf_defaults(lf_conf_t *conf, const char *tmpdir)
         conf->check_client_abort = 0;
     if (conf->ssl_verify_depth == LF_UNSET)
         conf->ssl_verify_depth = 1;
+    if (conf->resolver_valid == LF_UNSET)
+        conf->resolver_valid = 0;
+    if (conf->resolver_timeout == LF_UNSET)
+        conf->resolver_timeout = 30;
     if (conf->read_timeout == LF_UNSET)
         conf->read_timeout = 60;
     if (conf->send_timeout == LF_UNSET)

@@ -16,6 +16,8 @@ typedef struct {
     int check_client_abort; /* 0/1: ngx.on_abort */
     const char *ssl_trusted_certificate; /* cosockets' TLS: CA file, NULL = none */
     long long ssl_verify_depth;
+    const char *resolver;       /* "ADDR[:PORT] ...", "system", NULL = none */
+    double resolver_valid, resolver_timeout;
     double read_timeout;         /* seconds between two reads of a request */
     double send_timeout;         /* seconds between two writes of a response */
     char *root;

@@ -24,6 +24,7 @@
 
 #include "api.h"
 #include "event.h"
+#include "resolver.h"
 #include "fdutil.h"
 #include "log.h"
 #include "proc.h"
@@ -667,6 +668,7 @@ int lf_worker_run(const lf_worker_args_t *a)
     }
     worker_raise_nofile(w->max_conns);
     lf_timers_init(&w->loop, conf);
+    lf_resolver_init(&w->loop, conf);
     lf_timeout_on_slow = lf_sb_count_slow;
     lf_timeout_on_kill = lf_body_unlink_on_kill;
     lf_io_init(&w->listen_io, a->listen->fd, worker_listen_ready, w);
@@ -727,6 +729,7 @@ int lf_worker_run(const lf_worker_args_t *a)
     free(w->conns);
     lf_timers_free(); /* before the loop they are in */
     lf_api_socket_pool_free();
+    lf_resolver_free();
     lf_loop_free(&w->loop);
     vm = w->vm;
     unsigned long long served = w->served;
