@@ -151,3 +151,19 @@ after timeout: nil" ]
 42
 1" ]
 }
+
+@test "ngx.socket.udp: setpeername, send, receive, a read timeout that leaves it usable, close" {
+    local port
+    port=$(free_port)
+    python3 "$TESTS_DIR/lib/udp_echo.py" "$port" &
+    echo $! >>"$WORK/started.pids"
+    sleep 0.3
+    http GET "/udp.lua?port=$port"
+    [ "$STATUS" = 200 ]
+    [ "$BODY" = "1
+1
+echo:hello
+nil timeout
+1
+nilclosed" ]
+}

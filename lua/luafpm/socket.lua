@@ -3,7 +3,7 @@
 -- and error strings.  A raw call that would block returns false; wait()
 -- parks the light thread until the socket is ready or its timeout passed,
 -- and the call is made again.
-return function(raw, mt)
+return function(raw, mt, udp_mt)
     local type, error, tostring, select = type, error, tostring, select
     local concat = table.concat
     local wait, new = raw.wait, raw.new
@@ -152,7 +152,40 @@ return function(raw, mt)
         return true
     end
 
+    -- ngx.socket.udp: the same userdata, its own methods.
+    local udp_methods = {}
+    udp_mt.__index = udp_methods
+
+    function udp_methods.setpeername(sock, host, port)
+        if type(host) ~= "string" then
+            error("bad argument #1 to 'setpeername' (string expected, got " .. type(host) .. ")", 2)
+        end
+        return methods.connect(sock, host, port)
+    end
+
+    function udp_methods.send(sock, data)
+        local t = type(data)
+        if t == "table" then
+            local out = {}
+            flatten(data, out, 0)
+            data = concat(out)
+        elseif t ~= "string" then
+            data = tostring(data)
+        end
+        return retry(raw.udp_send, sock, data)
+    end
+
+    function udp_methods.receive(sock, size)
+        return retry(raw.udp_receive, sock, size)
+    end
+
+    udp_methods.close = methods.close
+    udp_methods.settimeout = methods.settimeout
+
     local socket = {}
+    function socket.udp()
+        return raw.udp()
+    end
     function socket.tcp()
         return new()
     end

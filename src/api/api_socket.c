@@ -43,6 +43,7 @@
 
 #define LF_SOCK_MT "luafpm.socket.tcp"
 #define LF_SESSION_MT "luafpm.ssl.session"
+#define LF_UDP_MT "luafpm.socket.udp"
 #define LF_SOCK_DEFAULT_MS 60000     /* lua_socket_*_timeout */
 #define LF_SOCK_POOL_SIZE 30         /* lua_socket_pool_size */
 #define LF_SOCK_KEEPALIVE_MS 60000   /* lua_socket_keepalive_timeout */
@@ -69,6 +70,7 @@ typedef struct lf_sock {
     size_t rpos;
     SSL *ssl;                     /* after sslhandshake */
     int handshaking;
+    int udp;                      /* ngx.socket.udp */
     int resolving;                /* 1: asked, 2: answered */
     const char *resolve_err;
     struct in_addr resolved;
@@ -116,7 +118,10 @@ static int sock_push_errno(lua_State *L, int err)
 
 static lf_sock_t *sock_check(lua_State *L)
 {
-    return luaL_checkudata(L, 1, LF_SOCK_MT);
+    lf_sock_t *s = luaL_testudata(L, 1, LF_SOCK_MT);
+    if (s == NULL)
+        s = luaL_checkudata(L, 1, LF_UDP_MT);
+    return s;
 }
 
 static void sock_unwatch(lf_sock_t *s)
@@ -382,7 +387,7 @@ static int sock_connect(lua_State *L)
         snprintf(s->key, sizeof(s->key), "%s:%d", host, port);
     s->reused = 0;
     /* A pooled connection for the key, most recently put back first. */
-    for (lf_pooled_t *p = pool; p; p = p->next) {
+    for (lf_pooled_t *p = s->udp ? NULL : pool; p; p = p->next) {
         if (strcmp(p->key, s->key) == 0) {
             int fd = p->fd;
             unsigned reused = p->reused;
@@ -467,7 +472,7 @@ static int sock_connect(lua_State *L)
 static int sock_start(lua_State *L, lf_sock_t *s, lf_request_t *r, struct sockaddr_storage *sa,
                       socklen_t salen, int unix_path)
 {
-    int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(sa->ss_family, (s->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd >= 0) {
         int high = lf_fd_above_stdio(fd);
         if (high < 0) {
@@ -479,7 +484,7 @@ static int sock_start(lua_State *L, lf_sock_t *s, lf_request_t *r, struct sockad
     }
     if (fd < 0)
         return sock_push_errno(L, errno);
-    if (!unix_path) {
+    if (!unix_path && !s->udp) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
@@ -979,6 +984,88 @@ static int sock_sslhandshake(lua_State *L)
     return 1;
 }
 
+/* raw.udp(): a fresh UDP socket (setpeername is connect). */
+static int sock_new_udp(lua_State *L)
+{
+    sock_new(L);
+    lf_sock_t *s = lua_touserdata(L, -1);
+    s->udp = 1;
+    luaL_getmetatable(L, LF_UDP_MT);
+    lua_setmetatable(L, -2);
+    return 1;
+}
+
+/* raw.udp_send(s, data): 1, false (wait), or nil and the error. */
+static int sock_udp_send(lua_State *L)
+{
+    lf_sock_t *s = sock_check(L);
+    size_t len;
+    const char *p = luaL_checklstring(L, 2, &len);
+    if (s->fd < 0) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "closed");
+        return 2;
+    }
+    if (s->timed_out) {
+        s->timed_out = 0;
+        lua_pushnil(L);
+        lua_pushliteral(L, "timeout");
+        return 2;
+    }
+    for (;;) {
+        ssize_t n = send(s->fd, p, len, 0);
+        if (n >= 0) {
+            lua_pushinteger(L, 1);
+            return 1;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            s->want = WANT_WRITE;
+            lua_pushboolean(L, 0);
+            return 1;
+        }
+        return sock_push_errno(L, errno);
+    }
+}
+
+/* raw.udp_receive(s, size): a datagram (at most size bytes), false (wait),
+ * or nil and the error; a timeout leaves the socket usable. */
+static int sock_udp_receive(lua_State *L)
+{
+    lf_sock_t *s = sock_check(L);
+    lua_Integer size = luaL_optinteger(L, 2, 8192);
+    if (size <= 0 || size > 8192)
+        size = 8192;
+    if (s->fd < 0) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "closed");
+        return 2;
+    }
+    if (s->timed_out) {
+        s->timed_out = 0;
+        lua_pushnil(L);
+        lua_pushliteral(L, "timeout");
+        return 2;
+    }
+    char buf[8192];
+    for (;;) {
+        ssize_t n = recv(s->fd, buf, (size_t)size, 0);
+        if (n >= 0) {
+            lua_pushlstring(L, buf, (size_t)n);
+            return 1;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            s->want = WANT_READ;
+            lua_pushboolean(L, 0);
+            return 1;
+        }
+        return sock_push_errno(L, errno);
+    }
+}
+
 void lf_api_socket_pool_free(void)
 {
     while (pool)
@@ -996,6 +1083,7 @@ void lf_api_socket_init(lua_State *L)
         {"getreusedtimes", sock_getreusedtimes}, {"setkeepalive", sock_setkeepalive},
         {"settimeout", sock_settimeout}, {"settimeouts", sock_settimeouts},
         {"sslhandshake", sock_sslhandshake},
+        {"udp", sock_new_udp}, {"udp_send", sock_udp_send}, {"udp_receive", sock_udp_receive},
         {NULL, NULL},
     };
     lf_request_on_end = sock_request_end;
@@ -1003,19 +1091,23 @@ void lf_api_socket_init(lua_State *L)
     lua_pushcfunction(L, session_gc);
     lua_setfield(L, -2, "__gc");
     lua_pop(L, 1);
-    luaL_newmetatable(L, LF_SOCK_MT);                /* sp: ngx, mt */
+    luaL_newmetatable(L, LF_UDP_MT);                 /* sp: ngx, udp_mt */
+    lua_pushcfunction(L, sock_gc);
+    lua_setfield(L, -2, "__gc");
+    luaL_newmetatable(L, LF_SOCK_MT);                /* sp: ngx, udp_mt, mt */
     lua_pushcfunction(L, sock_gc);
     lua_setfield(L, -2, "__gc");
     lua_getglobal(L, "require");
     lua_pushliteral(L, "luafpm.socket");
-    lua_call(L, 1, 1);                               /* sp: ngx, mt, install */
-    lua_createtable(L, 0, 10);
+    lua_call(L, 1, 1);                               /* sp: ngx, udp_mt, mt, install */
+    lua_createtable(L, 0, 16);
     for (const luaL_Reg *f = raw; f->name; f++) {
         lua_pushcfunction(L, f->func);
         lua_setfield(L, -2, f->name);
-    }                                                /* sp: ngx, mt, install, raw */
-    lua_pushvalue(L, -3);                            /* sp: ngx, mt, install, raw, mt */
-    lua_call(L, 2, 1);                               /* sp: ngx, mt, socket */
-    lua_setfield(L, -3, "socket");
-    lua_pop(L, 1);                                   /* sp: ngx */
+    }                                                /* sp: ngx, udp_mt, mt, install, raw */
+    lua_pushvalue(L, -3);
+    lua_pushvalue(L, -5);                            /* sp: ..., install, raw, mt, udp_mt */
+    lua_call(L, 3, 1);                               /* sp: ngx, udp_mt, mt, socket */
+    lua_setfield(L, -4, "socket");
+    lua_pop(L, 2);                                   /* sp: ngx */
 }

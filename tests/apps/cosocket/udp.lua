@@ -1,0 +1,10 @@
+-- ngx.socket.udp against a UDP echo server (tests/lib/udp_echo.py).
+local u = ngx.socket.udp()
+u:settimeout(500)
+ngx.say(u:setpeername("127.0.0.1", tonumber(ngx.var.arg_port)))
+ngx.say(u:send("hello"))
+ngx.say(u:receive())
+local d, err = u:receive()
+ngx.say(tostring(d), " ", tostring(err))
+ngx.say(u:close())
+ngx.say(u:close())
