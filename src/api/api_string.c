@@ -1,8 +1,8 @@
 /* api_string.c - ngx.escape_uri/unescape_uri, encode_args/decode_args,
- * md5/md5_bin/sha1_bin/hmac_sha1, crc32_short/crc32_long, base64 and
+ * md5/md5_bin/sha1_bin/hmac_sha1 (libcrypto's), crc32_short/crc32_long, base64 and
  * quote_sql_str, with the behaviour of lua-nginx-module + lua-resty-core.
- * MD5 (RFC 1321), SHA-1 (FIPS 180-4), HMAC (RFC 2104) and CRC-32 (the
- * reflected 0xEDB88320 one of zlib) are written here from the specs.
+ * The digests are OpenSSL's libcrypto (linked for the cosockets' TLS);
+ * CRC-32 (the reflected 0xEDB88320 one of zlib) is written here.
  *
  * lf_api_decode_args (declared in api.h), for the other API files, parses
  * a query string like ngx.req.get_uri_args / ngx.decode_args and pushes
@@ -11,10 +11,13 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 
 #include <lauxlib.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "api.h"
 
@@ -49,203 +52,14 @@ static const uint32_t api_string_escape_map[API_STRING_ESC_LAST + 1][8] = {
     { 0xffffffff, 0x00000021, 0, 0, 0, 0, 0, 0 },
 };
 
-static const uint32_t api_string_md5_k[64] = {
-    0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee,
-    0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
-    0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be,
-    0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
-    0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa,
-    0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
-    0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed,
-    0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
-    0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c,
-    0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
-    0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05,
-    0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
-    0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039,
-    0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
-    0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1,
-    0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391,
-};
-
-/* MD5 and SHA-1 share the Merkle-Damgard framing, not the byte order. */
-typedef struct {
-    uint32_t       h[5];
-    uint64_t       bytes;       /* message length so far */
-    unsigned char  buf[64];
-    int            sha1;        /* 0: MD5, little-endian; 1: SHA-1, big */
-} api_string_hash_t;
-
 static uint32_t api_string_crc32_table[256];
 
 /* One 64-byte MD5 block (RFC 1321 section 3.4). */
-static void api_string_md5_block(uint32_t *h, const unsigned char *p)
-{
-    static const unsigned char shift[16] = {
-        7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21
-    };
-    uint32_t w[16], a = h[0], b = h[1], c = h[2], d = h[3], f, t;
-    int i, g;
-
-    for (i = 0; i < 16; i++, p += 4)
-        w[i] = p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-
-    for (i = 0; i < 64; i++) {
-        switch (i >> 4) {
-        case 0:  f = (b & c) | (~b & d); g = i; break;
-        case 1:  f = (d & b) | (~d & c); g = (5 * i + 1) & 15; break;
-        case 2:  f = b ^ c ^ d;          g = (3 * i + 5) & 15; break;
-        default: f = c ^ (b | ~d);       g = (7 * i) & 15; break;
-        }
-        t = a + f + api_string_md5_k[i] + w[g];
-        a = d;
-        d = c;
-        c = b;
-        b += API_STRING_ROTL(t, shift[(i >> 4) * 4 + (i & 3)]);
-    }
-
-    h[0] += a;
-    h[1] += b;
-    h[2] += c;
-    h[3] += d;
-}
-
-/* One 64-byte SHA-1 block (FIPS 180-4 section 6.1.2). */
-static void api_string_sha1_block(uint32_t *h, const unsigned char *p)
-{
-    uint32_t w[80], a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f, k, t;
-    int i;
-
-    for (i = 0; i < 16; i++, p += 4)
-        w[i] = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-    for (; i < 80; i++) {
-        t = w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16];
-        w[i] = API_STRING_ROTL(t, 1);
-    }
-
-    for (i = 0; i < 80; i++) {
-        if (i < 20) {
-            f = (b & c) | (~b & d);
-            k = 0x5a827999;
-        } else if (i < 40) {
-            f = b ^ c ^ d;
-            k = 0x6ed9eba1;
-        } else if (i < 60) {
-            f = (b & c) | (b & d) | (c & d);
-            k = 0x8f1bbcdc;
-        } else {
-            f = b ^ c ^ d;
-            k = 0xca62c1d6;
-        }
-        t = API_STRING_ROTL(a, 5) + f + e + k + w[i];
-        e = d;
-        d = c;
-        c = API_STRING_ROTL(b, 30);
-        b = a;
-        a = t;
-    }
-
-    h[0] += a;
-    h[1] += b;
-    h[2] += c;
-    h[3] += d;
-    h[4] += e;
-}
-
-/* Start an MD5 (sha1 = 0) or SHA-1 (sha1 = 1) digest. */
-static void api_string_hash_init(api_string_hash_t *c, int sha1)
-{
-    c->h[0] = 0x67452301;
-    c->h[1] = 0xefcdab89;
-    c->h[2] = 0x98badcfe;
-    c->h[3] = 0x10325476;
-    c->h[4] = 0xc3d2e1f0;
-    c->bytes = 0;
-    c->sha1 = sha1;
-}
-
-/* Feed n bytes, hashing each block as it fills. */
-static void api_string_hash_update(api_string_hash_t *c, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    size_t used = (size_t)(c->bytes & 63), take;
-
-    c->bytes += n;
-    while (n > 0) {
-        take = 64 - used < n ? 64 - used : n;
-        memcpy(c->buf + used, p, take);
-        used += take;
-        p += take;
-        n -= take;
-        if (used == 64) {
-            if (c->sha1)
-                api_string_sha1_block(c->h, c->buf);
-            else
-                api_string_md5_block(c->h, c->buf);
-            used = 0;
-        }
-    }
-}
-
-/* Pad with 0x80, zeros and the bit length; write 16 (MD5) or 20 bytes. */
-static void api_string_hash_final(api_string_hash_t *c, unsigned char *out)
-{
-    unsigned char pad[72];
-    uint64_t bits = c->bytes * 8;
-    size_t used = (size_t)(c->bytes & 63);
-    size_t n = used < 56 ? 56 - used : 120 - used;   /* 1..64 */
-    int i, words = c->sha1 ? 5 : 4;
-
-    pad[0] = 0x80;
-    memset(pad + 1, 0, n - 1);
-    for (i = 0; i < 8; i++)
-        pad[n + i] = (unsigned char)(c->sha1 ? bits >> (56 - 8 * i) : bits >> (8 * i));
-    api_string_hash_update(c, pad, n + 8);
-
-    for (i = 0; i < 4 * words; i++) {
-        int sh = c->sha1 ? 24 - 8 * (i & 3) : 8 * (i & 3);
-        out[i] = (unsigned char)(c->h[i >> 2] >> sh);
-    }
-}
-
-/* One-shot digest of a buffer. */
+/* One-shot digest of a buffer: MD5 (sha1 = 0) or SHA-1, libcrypto's. */
 static void api_string_digest(int sha1, const void *p, size_t n, unsigned char *out)
 {
-    api_string_hash_t c;
-
-    api_string_hash_init(&c, sha1);
-    api_string_hash_update(&c, p, n);
-    api_string_hash_final(&c, out);
-}
-
-/* HMAC-SHA1 (RFC 2104) with a 64-byte block. */
-static void api_string_hmac_sha1_raw(const unsigned char *key, size_t klen,
-                                     const unsigned char *msg, size_t mlen,
-                                     unsigned char *out)
-{
-    unsigned char k[64], pad[64], inner[20];
-    api_string_hash_t c;
-    int i;
-
-    memset(k, 0, sizeof(k));
-    if (klen > sizeof(k))
-        api_string_digest(1, key, klen, k);
-    else if (klen > 0)
-        memcpy(k, key, klen);
-
-    for (i = 0; i < 64; i++)
-        pad[i] = k[i] ^ 0x36;
-    api_string_hash_init(&c, 1);
-    api_string_hash_update(&c, pad, sizeof(pad));
-    api_string_hash_update(&c, msg, mlen);
-    api_string_hash_final(&c, inner);
-
-    for (i = 0; i < 64; i++)
-        pad[i] = k[i] ^ 0x5c;
-    api_string_hash_init(&c, 1);
-    api_string_hash_update(&c, pad, sizeof(pad));
-    api_string_hash_update(&c, inner, sizeof(inner));
-    api_string_hash_final(&c, out);
+    unsigned int len = 0;
+    EVP_Digest(p, n, out, &len, sha1 ? EVP_sha1() : EVP_md5(), NULL);
 }
 
 /* Fill the byte-at-a-time table of the reflected CRC-32 polynomial. */
@@ -652,8 +466,10 @@ static int api_string_hmac_sha1(lua_State *L)
         return luaL_error(L, "expecting 2 arguments, but got %d", lua_gettop(L));
     key = luaL_checklstring(L, 1, &klen);
     s = luaL_checklstring(L, 2, &len);
-    api_string_hmac_sha1_raw((const unsigned char *)key, klen,
-                             (const unsigned char *)s, len, md);
+    unsigned int mdlen = 0;
+    if (HMAC(EVP_sha1(), key, (int)(klen > INT_MAX ? INT_MAX : klen), (const unsigned char *)s, len,
+             md, &mdlen) == NULL)
+        return luaL_error(L, "hmac_sha1 failed");
     lua_pushlstring(L, (const char *)md, sizeof(md));
     return 1;
 }
