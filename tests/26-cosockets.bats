@@ -167,3 +167,14 @@ nil timeout
 1
 nilclosed" ]
 }
+
+@test "Debian's nginx.string, sha256, md5, aes and random run unchanged (FFI: ngx_hex_dump, ngx_atoi, libcrypto)" {
+    [ -f "$LUA_NGINX_DIR/nginx/string.lua" ] || skip "lua-nginx-string not unpacked (tests/install-deps.sh)"
+    http GET /rstring.lua
+    [ "$STATUS" = 200 ]
+    [ "$BODY" = "sha256 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824
+md5 5d41402abc4b2a76b9719d911017c592 5d41402abc4b2a76b9719d911017c592
+atoi 12345 -1
+aes a message 16
+random 16" ]
+}

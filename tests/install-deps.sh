@@ -28,8 +28,9 @@ fi
 # unpacked into a private directory instead (tests/lib/helpers.bash
 # finds it there).
 deps=${LUAFPM_DEPS:-${XDG_CACHE_HOME:-$HOME/.cache}/luafpm}
-lua_nginx=(lua-nginx-redis lua-nginx-memcached lua-nginx-dns)
-if [ ! -f "$deps/lua-nginx/usr/share/lua/5.1/nginx/redis.lua" ]; then
+lua_nginx=(lua-nginx-redis lua-nginx-memcached lua-nginx-dns lua-nginx-string)
+if [ ! -f "$deps/lua-nginx/usr/share/lua/5.1/nginx/redis.lua" ] ||
+   [ ! -f "$deps/lua-nginx/usr/share/lua/5.1/nginx/string.lua" ]; then
     tmp=$(mktemp -d)
     if (cd "$tmp" && apt-get download "${lua_nginx[@]}" >/dev/null 2>&1) ||
        ($sudo apt-get update -qq && cd "$tmp" && apt-get download "${lua_nginx[@]}" >/dev/null); then
