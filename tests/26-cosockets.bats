@@ -34,6 +34,10 @@ need_lua_nginx() {
     [ -f "$LUA_NGINX_DIR/nginx/redis.lua" ] || skip "lua-nginx-redis not unpacked (tests/install-deps.sh)"
 }
 
+teardown() {
+    stop_extra
+}
+
 teardown_file() {
     teardown_common
 }
@@ -177,4 +181,16 @@ md5 5d41402abc4b2a76b9719d911017c592 5d41402abc4b2a76b9719d911017c592
 atoi 12345 -1
 aes a message 16
 random 16" ]
+}
+
+@test "--init-worker may use cosockets and ngx.sleep: it runs on the loop before the worker serves" {
+    REDIS_PORT=$REDIS_PORT start_luafpm --workers 2 --init-worker "$WORK/root/init_worker_sock.lua"
+    echo "$LF_PID" >>"$WORK/extra.pids"
+    local pid
+    for pid in $(worker_pids "$LF_PID"); do
+        run python3 "$TESTS_DIR/lib/fcgi_client.py" "$LF_ADDR" \
+            --param SCRIPT_FILENAME="$WORK/root/redis.lua" --param QUERY_STRING="port=$REDIS_PORT&op=get&k=started:$pid"
+        [[ "$output" == *init_worker* ]]
+    done
+    kill "$LF_PID"
 }

@@ -28,7 +28,8 @@ lf_request_t *lf_api_request(lua_State *L)
 {
     lf_request_t *r = lf_api_context(L);
     if (r->is_timer)
-        luaL_error(L, "API disabled in the context of ngx.timer");
+        luaL_error(L, "API disabled in the context of %s",
+                   r->phase && r->phase[0] == 't' ? "ngx.timer" : r->phase ? r->phase : "ngx.timer");
     return r;
 }
 
@@ -156,7 +157,7 @@ static void api_worker_init(lua_State *L)
  * --init script, module loading) or "init_worker". */
 static int api_get_phase(lua_State *L)
 {
-    lua_pushstring(L, lf_request_current ? (lf_request_current->is_timer ? "timer" : "content")
+    lua_pushstring(L, lf_request_current ? (lf_request_current->is_timer ? lf_request_current->phase : "content")
                                          : lf_vm_phase);
     return 1;
 }

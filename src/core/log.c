@@ -226,8 +226,8 @@ void lf_log_write(int level, int err, const char *fmt, ...)
 
 const char *lf_log_who_text(const lf_log_who_t *who, char *buf, size_t len)
 {
-    if (who->timer)
-        snprintf(buf, len, "context: ngx.timer");
+    if (who->context)
+        snprintf(buf, len, "context: %s", who->context);
     else if (who->has_script)
         snprintf(buf, len, "script: %s, request: \"%s %s\"", who->script, who->method, who->uri);
     else

@@ -78,9 +78,9 @@ void lf_log_escape(char *dst, size_t dstlen, const char *src, size_t srclen);
 typedef struct {
     char method[64], uri[1024], script[1024];
     int has_script;
-    int timer;
+    const char *context;        /* a request without a connection: "ngx.timer", ... */
 } lf_log_who_t;
-/* `script: S, request: "METHOD URI"` (or `context: ngx.timer`) into buf. */
+/* `script: S, request: "METHOD URI"` (or `context: ngx.timer`, ...) into buf. */
 #define LF_LOG_WHO_TEXT 2200
 const char *lf_log_who_text(const lf_log_who_t *who, char *buf, size_t len);
 

@@ -13,11 +13,14 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <lauxlib.h>
 #ifdef HAVE_SYS_PRCTL_H
 #include <sys/prctl.h>
 #endif
@@ -171,16 +174,89 @@ static int worker_init_vm(lf_vm_t *vm, const lf_conf_t *conf, char *err, size_t 
 }
 
 /* A new VM for this worker: --init (and --preload below root, NULL =
- * none), then --init-worker.  NULL with err set. */
-static lf_vm_t *worker_new_vm(const lf_conf_t *conf, const lf_root_t *root, char *err,
-                              size_t errlen)
+ * none), then --init-worker unless the loop runs it (the first VM).  NULL
+ * with err set. */
+static lf_vm_t *worker_new_vm_init(const lf_conf_t *conf, const lf_root_t *root, char *err,
+                                   size_t errlen, int init_worker)
 {
     lf_vm_t *vm = lf_vm_prepare(conf, root, err, errlen);
-    if (vm && worker_init_vm(vm, conf, err, errlen) != 0) {
+    if (vm && init_worker && worker_init_vm(vm, conf, err, errlen) != 0) {
         lf_vm_close(vm);
         vm = NULL;
     }
     return vm;
+}
+
+static lf_vm_t *worker_new_vm(const lf_conf_t *conf, const lf_root_t *root, char *err,
+                              size_t errlen)
+{
+    return worker_new_vm_init(conf, root, err, errlen, 1);
+}
+
+/* --init-worker's chunk as {f, n = 1} in the registry (protected). */
+typedef struct {
+    const char *path;
+    int ref;
+} lf_init_chunk_t;
+
+static int worker_load_init(lua_State *L, void *ud)
+{
+    lf_init_chunk_t *c = ud;
+    int *ref = &c->ref;
+    if (luaL_loadfile(L, c->path) != 0)
+        return lua_error(L);
+    lua_createtable(L, 1, 1);
+    lua_insert(L, -2);
+    lua_rawseti(L, -2, 1);
+    lua_pushinteger(L, 1);
+    lua_setfield(L, -2, "n");
+    *ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+static void worker_init_done(lf_request_t *r, void *data)
+{
+    int *state = data;
+    *state = r->handler_failed ? -1 : 1;
+}
+
+/* The first VM's --init-worker on the loop, as a request without a
+ * connection: it may use cosockets, ngx.sleep, timers (beyond OpenResty,
+ * lua-nginx-module #1020), bounded by --request-timeout and at most
+ * LF_INIT_WORKER_WAIT.  0, or -1 with err. */
+#define LF_INIT_WORKER_WAIT 60.0
+static int worker_init_on_loop(lf_worker_t *w, lf_vm_t *vm, char *err, size_t errlen)
+{
+    const lf_conf_t *conf = w->a->conf;
+    lua_State *L = vm->L;
+    lf_init_chunk_t chunk = {conf->init_worker, LUA_NOREF};
+    int rc = lf_vm_protect(L, worker_load_init, &chunk);
+    int ref = chunk.ref;
+    if (rc != 0) {
+        snprintf(err, errlen, "init_worker script %s failed: %s", conf->init_worker,
+                 lua_isstring(L, -1) ? lua_tostring(L, -1) : "(error object is not a string)");
+        lua_settop(L, 0);
+        return -1;
+    }
+    lua_settop(L, 0);
+    int state = 0;
+    lf_request_env_t env = {
+        .conn = NULL, .io = NULL, .loop = &w->loop, .vm = vm, .conf = conf,
+        .done = worker_init_done, .data = &state,
+    };
+    rc = lf_request_start_init(&env, ref);
+    if (rc <= 0)
+        state = rc == 0 ? 1 : -1;
+    double deadline = lf_loop_update_time(&w->loop) + LF_INIT_WORKER_WAIT;
+    while (state == 0 && quit_requested != 2 && lf_loop_now(&w->loop) < deadline) {
+        if (lf_loop_run_once(&w->loop, deadline - lf_loop_now(&w->loop)) < 0 && errno != EINTR)
+            break;
+    }
+    if (state == 1)
+        return 0;
+    snprintf(err, errlen, "init_worker script %s %s", conf->init_worker,
+             state < 0 ? "failed (the error is logged above)" : "did not finish in 60 s");
+    return -1;
 }
 
 /* --revalidate: a module file changed, so the whole VM is replaced for
@@ -639,13 +715,8 @@ int lf_worker_run(const lf_worker_args_t *a)
      * one of our own without a master. */
     lf_vm_t *vm = a->vm;
     char err[2048];
-    if (vm && worker_init_vm(vm, conf, err, sizeof(err)) != 0) {
-        lf_vm_close(vm);
-        lf_log(LF_LOG_EMERG, "worker %d cannot start: %s", a->id, err);
-        return LF_EXIT_FATAL;
-    }
     if (vm == NULL && conf->code_cache) {
-        vm = worker_new_vm(conf, a->root, err, sizeof(err));
+        vm = worker_new_vm_init(conf, a->root, err, sizeof(err), 0);
         if (vm == NULL) {
             lf_log(LF_LOG_EMERG, "worker %d cannot start: %s", a->id, err);
             return LF_EXIT_FATAL;
@@ -671,6 +742,20 @@ int lf_worker_run(const lf_worker_args_t *a)
     lf_resolver_init(&w->loop, conf);
     lf_timeout_on_slow = lf_sb_count_slow;
     lf_timeout_on_kill = lf_body_unlink_on_kill;
+    /* --init-worker of the first VM runs on the loop before the worker
+     * reports ready (later VMs, --revalidate's and development mode's, run
+     * it in place, without sockets). */
+    if (vm && conf->init_worker && worker_init_on_loop(w, vm, err, sizeof(err)) != 0) {
+        lf_log(LF_LOG_EMERG, "worker %d cannot start: %s", a->id, err);
+        lf_timers_free();
+        lf_api_socket_pool_free();
+        lf_resolver_free();
+        lf_request_cleanup();
+        free(w->conns);
+        lf_loop_free(&w->loop);
+        lf_vm_close(vm);
+        return LF_EXIT_FATAL;
+    }
     lf_io_init(&w->listen_io, a->listen->fd, worker_listen_ready, w);
     lf_timer_init(&w->accept_timer, worker_accept_resume, w);
     if (a->life_fd >= 0) {

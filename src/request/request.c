@@ -65,7 +65,7 @@ void lf_request_log_fill(const lf_request_t *r, lf_request_log_t *out)
 {
     lf_request_log_fill_conn(r->conn, r->script, out);
     out->has_script = r->script != NULL;
-    out->timer = r->is_timer;
+    out->context = !r->is_timer ? NULL : r->phase && r->phase[0] == 'i' ? "init_worker" : "ngx.timer";
 }
 
 /* The deadline's way to name its request (timeout.c). */
@@ -87,7 +87,7 @@ void lf_request_log_fill_conn(const lf_fcgi_conn_t *conn, const char *script,
     lf_log_escape(out->uri, sizeof(out->uri), uri ? uri : "-", uri ? strlen(uri) : 1);
     lf_log_escape(out->script, sizeof(out->script), script, strlen(script));
     out->has_script = 0;
-    out->timer = 0;
+    out->context = NULL;
 }
 
 const char *lf_request_log_text(const lf_request_t *r, char *buf, size_t len)
@@ -397,6 +397,7 @@ static void request_error_text(lf_request_t *r, lua_State *L, lua_State *co)
  * coroutine's traceback; 500 when possible. */
 static void request_failed(lf_request_t *r, lua_State *L, lua_State *co)
 {
+    r->handler_failed = 1;
     const char *msg = lua_tostring(co, -1);
     luaL_traceback(L, co, msg ? msg : "?", 0);       /* sp++ */
     char where[LF_REQUEST_LOG_TEXT];
@@ -448,6 +449,7 @@ static void request_end_early(lf_request_t *r, int status)
  * (what it buffered is dropped), else the response is cut. */
 static void request_stopped(lf_request_t *r, lua_State *L, int status)
 {
+    r->handler_failed = 1;
     char where[LF_REQUEST_LOG_TEXT];
     lf_log(LF_LOG_ERR, "lua entry thread aborted: %s, %s", lua_tostring(L, -1),
            lf_request_log_text(r, where, sizeof(where)));
@@ -1048,6 +1050,10 @@ static int request_launch_timer(lua_State *L, void *ud)
     lua_pop(L, 1);                                   /* sp: co */
     lf_vm_push_request_env(L);
     lua_setfenv(L, -2);                              /* the coroutine's globals */
+    if (r->timer_premature < 0) {
+        lua_remove(co, 2); /* init_worker: no premature argument */
+        n--;
+    }
     lf_uthread_t *ut = thread_new(r, L);             /* sp: */
     lua_settop(L, base);
     request_run(r, ut, n);
@@ -1713,6 +1719,17 @@ int lf_request_start(const lf_request_env_t *env)
     return 1;
 }
 
+static lf_fcgi_conn_t no_conn = {.fd = -1};
+static lf_io_t no_io = {.fd = -1};
+
+static int last_sync_failed; /* of the last request over within its start */
+
+int lf_request_start_init(const lf_request_env_t *env, int fn_ref)
+{
+    int rc = lf_request_start_timer(env, fn_ref, -1);
+    return rc == 0 ? (last_sync_failed ? -1 : 0) : 1;
+}
+
 int lf_request_start_timer(const lf_request_env_t *env, int fn_ref, int premature)
 {
     lf_request_t *r = request_alloc();
@@ -1722,14 +1739,19 @@ int lf_request_start_timer(const lf_request_env_t *env, int fn_ref, int prematur
         return 0;
     }
     r->env = *env;
-    r->conn = env->conn;
+    if (r->env.conn == NULL) {
+        r->env.conn = &no_conn;
+        r->env.io = &no_io;
+    }
+    r->conn = r->env.conn;
     r->conf = env->conf;
     r->vm = env->vm;
     r->vm->refs++;
+    r->phase = premature < 0 ? "init_worker" : "timer";
     r->ctx_ref = r->abort_ref = r->dl.timeout_ref = r->args_ref = r->timer_ref = r->on_abort_ref =
         LUA_NOREF;
     r->timer_ref = fn_ref;
-    r->timer_premature = premature != 0;
+    r->timer_premature = premature < 0 ? -1 : premature != 0;
     r->body_fd = -1;
     r->is_timer = 1;
     /* No response: nothing is written, nothing read. */
@@ -1754,6 +1776,7 @@ int lf_request_start_timer(const lf_request_env_t *env, int fn_ref, int prematur
         request_finish(r);
     r->starting = 0;
     lf_log_set_request(0);
+    last_sync_failed = r->handler_failed;
     if (r->complete) {
         r->next = free_requests;
         free_requests = r;

@@ -163,7 +163,9 @@ struct lf_request {
     int refusal;                /* an HTTP status before the handler ran */
     int timer_ref;              /* a timer's {f, args..., n} */
     int on_abort_ref;           /* ngx.on_abort's callback */
-    int timer_premature;
+    int timer_premature;        /* -1: no premature argument (init_worker) */
+    const char *phase;          /* ngx.get_phase() of a request without a connection */
+    unsigned handler_failed : 1; /* an error or a timeout ended the handler */
     /* Last: a request from the pool is cleared up to path. */
     char path[PATH_MAX];        /* the resolved script (r->script) */
     char spool_path[PATH_MAX];  /* a spooled body's file */
@@ -184,6 +186,11 @@ int lf_request_start(const lf_request_env_t *env);
  * n = count} in env->vm's registry (the request takes it); f runs with
  * premature and the arguments. */
 int lf_request_start_timer(const lf_request_env_t *env, int fn_ref, int premature);
+/* The same for --init-worker's chunk on the loop (phase "init_worker", no
+ * arguments); env->conn may be NULL for these.  0 when it is over and
+ * went well, -1 when it failed (logged), 1 in flight (env->done follows:
+ * r->handler_failed says how it went). */
+int lf_request_start_init(const lf_request_env_t *env, int fn_ref);
 /* The connection of a request in flight is ready (epoll's events). */
 void lf_request_io(lf_request_t *r, uint32_t events);
 

@@ -29,10 +29,6 @@ static lf_ltimer_t *pending;
 static unsigned npending, nrunning;
 static int exiting;
 
-/* A timer's request has no connection: this closed one stands in. */
-static lf_fcgi_conn_t no_conn = {.fd = -1};
-static lf_io_t no_io = {.fd = -1};
-
 static void ltimer_fired(lf_loop_t *loop, void *data);
 
 void lf_timers_init(lf_loop_t *loop, const lf_conf_t *conf)
@@ -153,7 +149,7 @@ static void ltimer_run(lf_ltimer_t *lt, int premature)
         return;
     }
     lf_request_env_t env = {
-        .conn = &no_conn, .io = &no_io, .loop = tloop, .vm = lt->vm, .conf = tconf,
+        .conn = NULL, .io = NULL, .loop = tloop, .vm = lt->vm, .conf = tconf,
         .done = timer_request_done,
     };
     nrunning++;
