@@ -275,7 +275,12 @@ serve_fd() {
     pid=$!
     echo "$pid" >>"$WORK/extra.pids"
     wait_port "$port"
-    worker=$(pgrep -P "$pid")
+    # The master listens before it forks: the worker may come a moment later.
+    for i in $(seq 50); do
+        worker=$(pgrep -P "$pid") && break
+        sleep 0.05
+    done
+    [ -n "$worker" ]
     for p in "$pid" "$worker"; do
         for fd in 0 1 2; do
             [ "$(readlink "/proc/$p/fd/$fd")" = /dev/null ]
