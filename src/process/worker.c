@@ -594,7 +594,11 @@ static void worker_listen_ready(lf_loop_t *loop, void *data, uint32_t events)
 {
     lf_worker_t *w = data;
     (void)events;
-    while (worker_free_slot(w) && !w->listen_gone && !w->accept_paused) {
+    /* One connection per wakeup (nginx's multi_accept off): the socket
+     * stays readable for the other workers, so a worker busy with a
+     * handler does not hoard connections another could serve now. */
+    for (int taken = 0; taken < 1 && worker_free_slot(w) && !w->listen_gone && !w->accept_paused;
+         taken++) {
         lf_wconn_t *wc = w->free_conns;
         int rc = lf_fcgi_conn_accept(&wc->conn, w->a->listen->fd);
         if (rc < 0) {
