@@ -1652,6 +1652,61 @@ static int request_begin(lua_State *L, void *ud)
     return request_launch(L, ud);
 }
 
+static lf_fcgi_conn_t no_conn = {.fd = -1};
+static lf_io_t no_io = {.fd = -1};
+
+/* What every request starts with, from its environment (a request
+ * without a connection gets a closed one). */
+static void request_setup(lf_request_t *r, const lf_request_env_t *env)
+{
+    r->env = *env;
+    if (r->env.conn == NULL) {
+        r->env.conn = &no_conn;
+        r->env.io = &no_io;
+    }
+    r->conn = r->env.conn;
+    r->conf = env->conf;
+    r->vm = env->vm;
+    if (r->vm)
+        r->vm->refs++;
+    r->ctx_ref = r->abort_ref = r->args_ref = r->timer_ref = r->on_abort_ref = LUA_NOREF;
+    r->body_fd = -1;
+    lf_timer_init(&r->timer, request_timer_fired, r);
+    lf_timer_init(&r->deadline, request_deadline_fired, r);
+    r->number = ++request_counter;
+    lf_clock_update();
+    r->start_time = lf_clock_now();
+}
+
+/* In flight from now: its deadlines run, it is listed, env.done is not
+ * called until request_started. */
+static void request_take_off(lf_request_t *r)
+{
+    request_deadline_init(r);
+    lf_log_set_request(r->number);
+    r->next = lf_request_inflight;
+    r->prev = NULL;
+    if (r->next)
+        r->next->prev = r;
+    lf_request_inflight = r;
+    lf_request_inflight_count++;
+    r->starting = 1;
+}
+
+/* The start is done: 0 when the request is over already (back to the
+ * pool), 1 when it waits. */
+static int request_started(lf_request_t *r)
+{
+    r->starting = 0;
+    lf_log_set_request(0);
+    if (r->complete) {
+        r->next = free_requests;
+        free_requests = r;
+        return 0;
+    }
+    return 1;
+}
+
 int lf_request_start(const lf_request_env_t *env)
 {
     lf_request_t *r = request_alloc();
@@ -1661,31 +1716,10 @@ int lf_request_start(const lf_request_env_t *env)
         lf_fcgi_conn_close(env->conn);
         return 0;
     }
-    r->env = *env;
-    r->conn = env->conn;
-    r->conf = env->conf;
-    r->vm = env->vm;
-    if (r->vm)
-        r->vm->refs++;
-    r->ctx_ref = r->abort_ref = r->dl.timeout_ref = r->args_ref = r->timer_ref = r->on_abort_ref = LUA_NOREF;
-    r->body_fd = -1;
-    lf_timer_init(&r->timer, request_timer_fired, r);
-    lf_timer_init(&r->deadline, request_deadline_fired, r);
-    r->number = ++request_counter;
-    lf_clock_update();
-    r->start_time = lf_clock_now();
-    request_deadline_init(r);
-    lf_log_set_request(r->number);
+    request_setup(r, env);
     const char *method = lf_request_param(r, "REQUEST_METHOD");
     r->header_only = method && strcmp(method, "HEAD") == 0;
-
-    r->next = lf_request_inflight;
-    r->prev = NULL;
-    if (r->next)
-        r->next->prev = r;
-    lf_request_inflight = r;
-    lf_request_inflight_count++;
-    r->starting = 1;
+    request_take_off(r);
 
     /* A body over --max-body is refused before anything else, as nginx
      * checks client_max_body_size before the content handler. */
@@ -1709,18 +1743,8 @@ int lf_request_start(const lf_request_env_t *env)
         lf_request_error_page(r, status);
         request_finish(r);
     }
-    r->starting = 0;
-    lf_log_set_request(0);
-    if (r->complete) {
-        r->next = free_requests;
-        free_requests = r;
-        return 0;
-    }
-    return 1;
+    return request_started(r);
 }
-
-static lf_fcgi_conn_t no_conn = {.fd = -1};
-static lf_io_t no_io = {.fd = -1};
 
 static int last_sync_failed; /* of the last request over within its start */
 
@@ -1738,51 +1762,20 @@ int lf_request_start_timer(const lf_request_env_t *env, int fn_ref, int prematur
         luaL_unref(env->vm->L, LUA_REGISTRYINDEX, fn_ref);
         return 0;
     }
-    r->env = *env;
-    if (r->env.conn == NULL) {
-        r->env.conn = &no_conn;
-        r->env.io = &no_io;
-    }
-    r->conn = r->env.conn;
-    r->conf = env->conf;
-    r->vm = env->vm;
-    r->vm->refs++;
+    request_setup(r, env);
     r->phase = premature < 0 ? "init_worker" : "timer";
-    r->ctx_ref = r->abort_ref = r->dl.timeout_ref = r->args_ref = r->timer_ref = r->on_abort_ref =
-        LUA_NOREF;
     r->timer_ref = fn_ref;
     r->timer_premature = premature < 0 ? -1 : premature != 0;
-    r->body_fd = -1;
     r->is_timer = 1;
     /* No response: nothing is written, nothing read. */
     r->headers_sent = r->headers_written = r->eof = r->end_sent = 1;
     r->body_state = LF_BODY_DISCARDED;
-    lf_timer_init(&r->timer, request_timer_fired, r);
-    lf_timer_init(&r->deadline, request_deadline_fired, r);
-    r->number = ++request_counter;
-    lf_clock_update();
-    r->start_time = lf_clock_now();
-    request_deadline_init(r);
-    lf_log_set_request(r->number);
-    r->next = lf_request_inflight;
-    r->prev = NULL;
-    if (r->next)
-        r->next->prev = r;
-    lf_request_inflight = r;
-    lf_request_inflight_count++;
-    r->starting = 1;
+    request_take_off(r);
     request_protected(r, request_launch_timer);
     if (r->handler_done)
         request_finish(r);
-    r->starting = 0;
-    lf_log_set_request(0);
     last_sync_failed = r->handler_failed;
-    if (r->complete) {
-        r->next = free_requests;
-        free_requests = r;
-        return 0;
-    }
-    return 1;
+    return request_started(r);
 }
 
 void lf_request_cleanup(void)
