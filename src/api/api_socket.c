@@ -116,6 +116,14 @@ static int sock_push_errno(lua_State *L, int err)
     return 2;
 }
 
+/* nil and a fixed reason ("closed", "timeout", ...). */
+static int sock_fail(lua_State *L, const char *why)
+{
+    lua_pushnil(L);
+    lua_pushstring(L, why);
+    return 2;
+}
+
 static lf_sock_t *sock_check(lua_State *L)
 {
     lf_sock_t *s = luaL_testudata(L, 1, LF_SOCK_MT);
@@ -344,9 +352,7 @@ static int sock_connect(lua_State *L)
         if (s->timed_out) {
             s->timed_out = 0;
             sock_close(s);
-            lua_pushnil(L);
-            lua_pushliteral(L, "timeout");
-            return 2;
+            return sock_fail(L, "timeout");
         }
         int err = 0;
         socklen_t len = sizeof(err);
@@ -367,9 +373,7 @@ static int sock_connect(lua_State *L)
     int port = 0;
     if (!unix_path) {
         if (lua_isnoneornil(L, 3) || !lua_isnumber(L, 3)) {
-            lua_pushnil(L);
-            lua_pushliteral(L, "missing the port number");
-            return 2;
+            return sock_fail(L, "missing the port number");
         }
         lua_Number pn = lua_tonumber(L, 3);
         if (pn < 0 || pn > 65535 || pn != (lua_Number)(int)pn) {
@@ -410,9 +414,7 @@ static int sock_connect(lua_State *L)
         struct sockaddr_un *un = (struct sockaddr_un *)&sa;
         size_t n = strlen(host + 5);
         if (n == 0 || n >= sizeof(un->sun_path)) {
-            lua_pushnil(L);
-            lua_pushliteral(L, "bad unix socket path");
-            return 2;
+            return sock_fail(L, "bad unix socket path");
         }
         un->sun_family = AF_UNIX;
         memcpy(un->sun_path, host + 5, n + 1);
@@ -516,17 +518,13 @@ static int sock_send(lua_State *L)
     size_t len;
     const char *p = luaL_checklstring(L, 2, &len);
     if (s->fd < 0 || s->connecting) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "closed");
-        return 2;
+        return sock_fail(L, "closed");
     }
     if (s->timed_out) {
         s->timed_out = 0;
         s->sent = 0;
         sock_close(s);
-        lua_pushnil(L);
-        lua_pushliteral(L, "timeout");
-        return 2;
+        return sock_fail(L, "timeout");
     }
     while (s->sent < len) {
         if (s->ssl) {
@@ -544,9 +542,7 @@ static int sock_send(lua_State *L)
             }
             s->sent = 0;
             sock_close(s);
-            lua_pushnil(L);
-            lua_pushliteral(L, "closed");
-            return 2;
+            return sock_fail(L, "closed");
         }
         ssize_t n = send(s->fd, p + s->sent, len - s->sent, MSG_NOSIGNAL);
         if (n > 0) {
@@ -564,9 +560,7 @@ static int sock_send(lua_State *L)
         s->sent = 0;
         sock_close(s);
         if (err == EPIPE || err == ECONNRESET) {
-            lua_pushnil(L);
-            lua_pushliteral(L, "closed");
-            return 2;
+            return sock_fail(L, "closed");
         }
         return sock_push_errno(L, err);
     }
@@ -660,9 +654,7 @@ static int sock_read(lua_State *L)
     lf_sock_t *s = sock_check(L);
     const char *mode = luaL_checkstring(L, 2);
     if (s->fd < 0 || s->connecting) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "closed");
-        return 2;
+        return sock_fail(L, "closed");
     }
     size_t plen = 0;
     const char *pat = NULL;
@@ -749,15 +741,8 @@ static int sock_read(lua_State *L)
             closed = 1;
             continue;
         }
-        lua_pushnil(L);
-        char buf[128];
-        const char *e = strerror(err);
-        size_t i = 0;
-        for (; e[i] && i < sizeof(buf) - 1; i++)
-            buf[i] = (char)tolower((unsigned char)e[i]);
-        buf[i] = '\0';
-        lua_pushstring(L, buf);
-        sock_take(L, s, s->rbuf.len - s->rpos, 0, 0);
+        sock_push_errno(L, err);                     /* nil, the error */
+        sock_take(L, s, s->rbuf.len - s->rpos, 0, 0); /* the partial data */
         sock_close(s);
         return 3;
     }
@@ -767,9 +752,7 @@ static int sock_close_api(lua_State *L)
 {
     lf_sock_t *s = sock_check(L);
     if (s->fd < 0) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "closed");
-        return 2;
+        return sock_fail(L, "closed");
     }
     sock_close(s);
     lua_pushinteger(L, 1);
@@ -780,9 +763,7 @@ static int sock_getreusedtimes(lua_State *L)
 {
     lf_sock_t *s = sock_check(L);
     if (s->fd < 0) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "closed");
-        return 2;
+        return sock_fail(L, "closed");
     }
     lua_pushinteger(L, (lua_Integer)s->reused);
     return 1;
@@ -806,14 +787,10 @@ static int sock_setkeepalive(lua_State *L)
 {
     lf_sock_t *s = sock_check(L);
     if (s->fd < 0 || s->connecting) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "closed");
-        return 2;
+        return sock_fail(L, "closed");
     }
     if (s->rbuf.len > s->rpos) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "unread data in buffer");
-        return 2;
+        return sock_fail(L, "unread data in buffer");
     }
     lua_Number tmo = luaL_optnumber(L, 2, LF_SOCK_KEEPALIVE_MS);
     lua_Integer size = luaL_optinteger(L, 3, LF_SOCK_POOL_SIZE);
@@ -832,9 +809,7 @@ static int sock_setkeepalive(lua_State *L)
     lf_pooled_t *p = calloc(1, sizeof(*p));
     if (p == NULL) {
         sock_close(s);
-        lua_pushnil(L);
-        lua_pushliteral(L, "no memory");
-        return 2;
+        return sock_fail(L, "no memory");
     }
     sock_unwatch(s);
     lf_io_stop(s->loop, &s->io);
@@ -904,9 +879,7 @@ static int sock_sslhandshake(lua_State *L)
     lf_sock_t *s = sock_check(L);
     lf_request_t *r = lf_api_context(L);
     if (s->fd < 0 || s->connecting) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "closed");
-        return 2;
+        return sock_fail(L, "closed");
     }
     int want_session = !(lua_isboolean(L, 2) && !lua_toboolean(L, 2));
     const char *name = lua_isstring(L, 3) ? lua_tostring(L, 3) : NULL;
@@ -914,23 +887,17 @@ static int sock_sslhandshake(lua_State *L)
     if (s->timed_out) {
         s->timed_out = 0;
         sock_close(s);
-        lua_pushnil(L);
-        lua_pushliteral(L, "timeout");
-        return 2;
+        return sock_fail(L, "timeout");
     }
     if (!s->handshaking) {
         if (s->ssl) {
-            lua_pushnil(L);
-            lua_pushliteral(L, "already in ssl mode");
-            return 2;
+            return sock_fail(L, "already in ssl mode");
         }
         char why[128];
         SSL_CTX *ctx = sock_ssl_ctx(r->conf, why, sizeof(why));
         if (ctx == NULL || (s->ssl = SSL_new(ctx)) == NULL || SSL_set_fd(s->ssl, s->fd) != 1) {
             sock_close(s);
-            lua_pushnil(L);
-            lua_pushliteral(L, "failed to create ssl connection");
-            return 2;
+            return sock_fail(L, "failed to create ssl connection");
         }
         if (name && name[0]) {
             SSL_set_tlsext_host_name(s->ssl, name);
@@ -1002,15 +969,11 @@ static int sock_udp_send(lua_State *L)
     size_t len;
     const char *p = luaL_checklstring(L, 2, &len);
     if (s->fd < 0) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "closed");
-        return 2;
+        return sock_fail(L, "closed");
     }
     if (s->timed_out) {
         s->timed_out = 0;
-        lua_pushnil(L);
-        lua_pushliteral(L, "timeout");
-        return 2;
+        return sock_fail(L, "timeout");
     }
     for (;;) {
         ssize_t n = send(s->fd, p, len, 0);
@@ -1038,15 +1001,11 @@ static int sock_udp_receive(lua_State *L)
     if (size <= 0 || size > 8192)
         size = 8192;
     if (s->fd < 0) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "closed");
-        return 2;
+        return sock_fail(L, "closed");
     }
     if (s->timed_out) {
         s->timed_out = 0;
-        lua_pushnil(L);
-        lua_pushliteral(L, "timeout");
-        return 2;
+        return sock_fail(L, "timeout");
     }
     char buf[8192];
     for (;;) {
