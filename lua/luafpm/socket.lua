@@ -25,6 +25,47 @@ return function(raw, mt, udp_mt)
         return again(f, sock, a1, a2, a3, a4, f(sock, a1, a2, a3, a4))
     end
 
+    -- luaL_argerror as lua-nginx-module's C connect raises it: named as
+    -- the call named connect ("?" through pcall), self not counted in a
+    -- method call, at the position of its caller (none under pcall).
+    local getinfo = debug.getinfo
+    local function argerror(narg, msg)
+        local ar = getinfo(3, "n") -- 1 this, 2 the check, 3 connect
+        local name = ar and ar.name
+        if ar and ar.namewhat == "method" then
+            narg = narg - 1
+        end
+        error("bad argument #" .. narg .. " to '" .. (name or "?") .. "' (" .. msg .. ")", 4)
+    end
+    local function int(n)
+        return n >= 0 and math.floor(n) or math.ceil(n)
+    end
+    -- The options table: pool, pool_size, backlog (argument n of connect).
+    local function pool_options(opts, n)
+        local pool, pool_size, backlog = opts.pool, opts.pool_size, opts.backlog
+        if pool_size ~= nil then
+            if type(pool_size) ~= "number" then
+                argerror(n, "bad \"pool_size\" option type: " .. type(pool_size))
+            end
+            if pool_size < 1 then
+                argerror(n, "bad \"pool_size\" option value: " .. int(pool_size))
+            end
+        end
+        if type(backlog) == "number" then
+            if backlog < 0 then
+                argerror(n, "bad \"backlog\" option value: " .. int(backlog))
+            end
+        else
+            backlog = nil
+        end
+        if type(pool) == "number" then
+            pool = tostring(pool)
+        elseif pool ~= nil and type(pool) ~= "string" then
+            argerror(n, "bad \"pool\" option type: " .. type(pool))
+        end
+        return pool, pool_size, backlog
+    end
+
     function methods.connect(sock, host, port, opts)
         if type(host) ~= "string" then
             error("bad argument #1 to 'connect' (string expected, got " .. type(host) .. ")", 2)
@@ -32,11 +73,11 @@ return function(raw, mt, udp_mt)
         if type(port) == "table" then
             opts, port = port, nil
         end
-        local pool = opts and opts.pool
-        if pool ~= nil and type(pool) ~= "string" then
-            error("bad \"pool\" option type: " .. type(pool), 2)
+        local pool, pool_size, backlog
+        if opts then
+            pool, pool_size, backlog = pool_options(opts, port == nil and 3 or 4)
         end
-        local ok, err = raw.connect(sock, host, tonumber(port) or port, pool)
+        local ok, err = raw.connect(sock, host, tonumber(port) or port, pool, pool_size, backlog)
         while ok == false do
             wait(sock)
             ok, err = raw.connect(sock)
@@ -148,9 +189,8 @@ return function(raw, mt, udp_mt)
         return retry(raw.sslhandshake, sock, reused_session, server_name, ssl_verify and true or false)
     end
 
-    function methods.setoption()
-        return true
-    end
+    methods.getoption = raw.getoption
+    methods.setoption = raw.setoption
 
     -- ngx.socket.udp: the same userdata, its own methods.
     local udp_methods = {}

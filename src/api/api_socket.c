@@ -8,12 +8,16 @@
  * worker's pool for its key ("host:port", "unix:path" or opts.pool).
  * When a request ends, every socket it still holds is closed.
  *
+ * A connection's descriptor is in epoll once, edge-triggered for input
+ * and output, from its connect to its close (nginx's way): waiting, going
+ * into the pool and coming out of it cost no epoll_ctl.  Every call tries
+ * its syscall first and waits only after EAGAIN, so an edge that came
+ * while nobody waited is never needed.
+ *
  * TLS is OpenSSL's (sslhandshake: SNI, session reuse, verification
  * against --ssl-trusted-certificate to --ssl-verify-depth), non-blocking
- * on the loop like the rest.
- *
- * Not yet: host names (no resolver: "no resolver defined to resolve"),
- * UDP, setoption. */
+ * on the loop like the rest.  Host names go through the worker's resolver
+ * (src/event/resolver.c); ngx.socket.udp shares the machinery. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -50,17 +54,59 @@
 #define LF_SOCK_KEY 256
 #define LF_SOCK_READ 16384
 
-enum { WANT_NONE, WANT_READ, WANT_WRITE, WANT_CONNECT, WANT_RESOLVE };
+enum { WANT_NONE, WANT_READ, WANT_WRITE, WANT_CONNECT, WANT_RESOLVE, WANT_POOL };
+
+struct lf_sock;
+struct lf_spool;
+
+/* One connection to a server: its socket's while in use, the pool's while
+ * idle (then an event on it means the server closed it or sent what
+ * nobody asked for: it goes). */
+typedef struct lf_conn {
+    struct lf_conn *next, *prev;  /* its pool's idle ones, most recently put back first */
+    struct lf_sock *sock;         /* in use by it; NULL: idle in the pool */
+    struct lf_spool *spool;       /* the pool it counts in, or NULL */
+    lf_io_t io;
+    lf_timer_t timer;             /* the idle timeout, in the pool */
+    lf_loop_t *loop;
+    int fd;
+    int input;                    /* input or a close came since a read last drained it */
+    SSL *ssl;                     /* idle only: in use, the socket holds it */
+    unsigned reused;
+} lf_conn_t;
+
+/* A pool: one key's idle connections (at most size, least recently put
+ * back evicted) and, with a backlog, the bound on all of its connections
+ * (size open at once, backlog connects queued).  Made by the first
+ * connect with pool_size or backlog, or the first setkeepalive; its size
+ * is fixed then (lua-nginx-module's rules).  Freed with its last
+ * connection. */
+typedef struct lf_spool {
+    struct lf_spool *next, *prev;
+    lf_conn_t *idle;
+    struct lf_sock *wait_head, *wait_tail; /* connects queued for a slot */
+    int size, backlog;            /* backlog -1: no bound on connections */
+    int nidle, waiting;
+    long connections;             /* open (in use, idle) or reserved for a queued connect */
+    char key[LF_SOCK_KEY];
+} lf_spool_t;
 
 typedef struct lf_sock {
     struct lf_sock *next, *prev;  /* the request's sockets */
     lf_request_t *r;              /* NULL: not connected */
     lf_uthread_t *waiter;
     lf_loop_t *loop;
-    lf_io_t io;
+    lf_conn_t *conn;              /* its connection; NULL with fd < 0 */
     lf_timer_t timer;
     int fd;
     int want;
+    int write_closed;             /* after a send timeout: reads only, as nginx */
+    lf_spool_t *spool;            /* the pool its connect counts in, or NULL */
+    struct lf_sock *qnext;        /* in spool's queue of connects */
+    int queued;                   /* 1: waiting for a slot; 2: given one */
+    int slot;                     /* counted in spool->connections, no conn yet */
+    lf_conn_t *granted;           /* an idle connection handed over while queued */
+    int ever_connected;           /* getoption/setoption raise before that */
     int timed_out;                /* the wait ended by the timeout */
     int connecting;
     int connect_ms, send_ms, read_ms;
@@ -68,6 +114,8 @@ typedef struct lf_sock {
     size_t sent;                  /* of the send under way */
     lf_buf_t rbuf;                /* read, not yet taken: rbuf.data[rpos, len) */
     size_t rpos;
+    const char *upat;             /* receiveuntil: the pattern searched last, */
+    size_t uscan;                 /* and where in rbuf past rpos a match may still start */
     SSL *ssl;                     /* after sslhandshake */
     int handshaking;
     int udp;                      /* ngx.socket.udp */
@@ -79,19 +127,7 @@ typedef struct lf_sock {
     char key[LF_SOCK_KEY];
 } lf_sock_t;
 
-/* An idle connection in the pool. */
-typedef struct lf_pooled {
-    struct lf_pooled *next, *prev;
-    lf_io_t io;
-    lf_timer_t timer;
-    lf_loop_t *loop;
-    int fd;
-    SSL *ssl;
-    unsigned reused;
-    char key[LF_SOCK_KEY];
-} lf_pooled_t;
-
-static lf_pooled_t *pool;
+static lf_spool_t *pools;
 static SSL_CTX *ssl_ctx;          /* this worker's, made on first use */
 
 static void ssl_free(SSL *ssl)
@@ -134,33 +170,180 @@ static lf_sock_t *sock_check(lua_State *L)
 
 static void sock_unwatch(lf_sock_t *s)
 {
-    if (s->loop) {
+    if (s->loop)
         lf_timer_stop(s->loop, &s->timer);
-        if (s->fd >= 0 && s->io.fd == s->fd)
-            lf_io_watch(s->loop, &s->io, 0);
-    }
     s->want = WANT_NONE;
+}
+
+static lf_spool_t *spool_find(const char *key)
+{
+    for (lf_spool_t *sp = pools; sp; sp = sp->next)
+        if (strcmp(sp->key, key) == 0)
+            return sp;
+    return NULL;
+}
+
+static lf_spool_t *spool_new(const char *key, int size, int backlog)
+{
+    lf_spool_t *sp = calloc(1, sizeof(*sp));
+    if (sp == NULL)
+        return NULL;
+    snprintf(sp->key, sizeof(sp->key), "%s", key);
+    sp->size = size;
+    sp->backlog = backlog;
+    sp->next = pools;
+    if (pools)
+        pools->prev = sp;
+    pools = sp;
+    return sp;
+}
+
+/* A pool with nothing left in it goes (keys are the handlers' to make). */
+static void spool_release(lf_spool_t *sp)
+{
+    if (sp->connections > 0 || sp->idle || sp->waiting > 0)
+        return;
+    if (sp->prev)
+        sp->prev->next = sp->next;
+    else
+        pools = sp->next;
+    if (sp->next)
+        sp->next->prev = sp->prev;
+    free(sp);
+}
+
+static void idle_unlink(lf_conn_t *c)
+{
+    lf_spool_t *sp = c->spool;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        sp->idle = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->next = c->prev = NULL;
+    sp->nidle--;
+}
+
+static lf_sock_t *spool_dequeue(lf_spool_t *sp)
+{
+    lf_sock_t *w = sp->wait_head;
+    if (w) {
+        sp->wait_head = w->qnext;
+        if (sp->wait_head == NULL)
+            sp->wait_tail = NULL;
+        w->qnext = NULL;
+        sp->waiting--;
+    }
+    return w;
+}
+
+static void spool_unqueue(lf_spool_t *sp, lf_sock_t *s)
+{
+    lf_sock_t **pp = &sp->wait_head, *prev = NULL;
+    while (*pp && *pp != s) {
+        prev = *pp;
+        pp = &(*pp)->qnext;
+    }
+    if (*pp == NULL)
+        return;
+    *pp = s->qnext;
+    if (sp->wait_tail == s)
+        sp->wait_tail = prev;
+    s->qnext = NULL;
+    sp->waiting--;
+}
+
+/* A queued connect gets its turn on the next loop turn (not from inside
+ * the call that freed the slot, which runs another request's Lua). */
+static void spool_grant(lf_sock_t *w)
+{
+    w->queued = 2;
+    lf_timer_stop(w->loop, &w->timer);
+    lf_timer_start(w->loop, &w->timer, 0);
+}
+
+/* One of sp's connections closed: its slot to the first queued connect. */
+static void spool_slot_freed(lf_spool_t *sp)
+{
+    lf_sock_t *w;
+    if (sp->backlog >= 0 && sp->connections < sp->size && (w = spool_dequeue(sp)) != NULL) {
+        sp->connections++;
+        w->slot = 1;
+        spool_grant(w);
+        return;
+    }
+    spool_release(sp);
+}
+
+/* Out of epoll (a forked child may hold the descriptor too), closed, freed. */
+static void conn_free(lf_conn_t *c)
+{
+    lf_spool_t *sp = c->spool;
+    if (c->sock == NULL && sp)
+        idle_unlink(c);
+    lf_timer_stop(c->loop, &c->timer);
+    lf_io_stop(c->loop, &c->io);
+    ssl_free(c->ssl);
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c);
+    if (sp) {
+        sp->connections--;
+        spool_slot_freed(sp);
+    }
+}
+
+/* A queued connect that will not take what it was given, or wait. */
+static void sock_unqueue(lf_sock_t *s)
+{
+    lf_spool_t *sp = s->spool;
+    if (sp == NULL)
+        return;
+    if (s->queued == 1)
+        spool_unqueue(sp, s);
+    s->queued = 0;
+    if (s->granted) {
+        lf_conn_t *c = s->granted; /* back where it was, for the next one */
+        s->granted = NULL;
+        c->sock = NULL;
+        conn_free(c);
+    }
+    if (s->slot) {
+        s->slot = 0;
+        sp->connections--;
+        spool_slot_freed(sp);
+    } else {
+        spool_release(sp);
+    }
+    s->spool = NULL;
 }
 
 /* Close it (not pooled) and forget the request. */
 static void sock_close(lf_sock_t *s)
 {
     sock_unwatch(s);
-    if (s->fd >= 0) {
-        if (s->loop)
-            lf_io_stop(s->loop, &s->io);
+    if (s->queued || s->slot || s->granted)
+        sock_unqueue(s);
+    s->spool = NULL;
+    ssl_free(s->ssl); /* its close_notify before the descriptor goes */
+    s->ssl = NULL;
+    if (s->conn)
+        conn_free(s->conn);
+    else if (s->fd >= 0)
         close(s->fd);
-    }
+    s->conn = NULL;
     if (s->resolving == 1)
         lf_resolve_cancel(s);
     s->resolving = 0;
     s->fd = -1;
     s->connecting = 0;
-    ssl_free(s->ssl);
-    s->ssl = NULL;
+    s->write_closed = 0;
     s->handshaking = 0;
     lf_buf_reset(&s->rbuf);
     s->rpos = 0;
+    s->uscan = 0;
+    s->upat = NULL;
     if (s->r) {
         if (s->prev)
             s->prev->next = s->next;
@@ -174,11 +357,31 @@ static void sock_close(lf_sock_t *s)
     s->waiter = NULL;
 }
 
-static void sock_ready(lf_loop_t *loop, void *data, uint32_t events)
+static const char *conn_idle_check(lf_conn_t *c, SSL *ssl);
+
+#define LF_EV_INPUT (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)
+#define LF_EV_OUTPUT (EPOLLOUT | EPOLLHUP | EPOLLERR)
+
+/* An edge on a connection: wake its socket's waiter if this is what it
+ * waits for; on an idle one, the end of it. */
+static void conn_event(lf_loop_t *loop, void *data, uint32_t events)
 {
-    lf_sock_t *s = data;
     (void)loop;
-    (void)events;
+    lf_conn_t *c = data;
+    lf_sock_t *s = c->sock;
+    if (s == NULL) {
+        /* An edge queued before it went idle may be stale: look. */
+        if ((events & LF_EV_INPUT) &&
+            ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) || conn_idle_check(c, c->ssl)))
+            conn_free(c);
+        return;
+    }
+    if (events & LF_EV_INPUT)
+        c->input = 1;
+    if (s->waiter == NULL || s->want == WANT_NONE || s->want == WANT_RESOLVE)
+        return;
+    if (!(events & (s->want == WANT_READ ? LF_EV_INPUT : LF_EV_OUTPUT)))
+        return;
     lf_uthread_t *w = s->waiter;
     sock_unwatch(s);
     s->waiter = NULL;
@@ -191,7 +394,8 @@ static void sock_timeout(lf_loop_t *loop, void *data)
     (void)loop;
     lf_uthread_t *w = s->waiter;
     sock_unwatch(s);
-    s->timed_out = 1;
+    if (s->queued != 2) /* 2: its turn in the pool's queue came */
+        s->timed_out = 1;
     s->waiter = NULL;
     lf_request_thread_wake(w);
 }
@@ -231,18 +435,12 @@ static int sock_wait(lua_State *L)
 {
     lf_sock_t *s = sock_check(L);
     lf_request_t *r = lf_api_context(L);
-    if ((s->fd < 0 && s->want != WANT_RESOLVE) || s->want == WANT_NONE)
+    if ((s->fd < 0 && s->want != WANT_RESOLVE && s->want != WANT_POOL) || s->want == WANT_NONE)
         return 0;
     if (r->cur == NULL || !lua_isyieldable(L) || r->sandboxed)
         return luaL_error(L, "attempt to yield across C-call boundary");
     int ms = s->want == WANT_READ ? s->read_ms
-             : s->want == WANT_CONNECT || s->want == WANT_RESOLVE ? s->connect_ms : s->send_ms;
-    if (s->want != WANT_RESOLVE) {
-        lf_io_init(&s->io, s->fd, sock_ready, s);
-        s->io.events = 0;
-        if (lf_io_watch(s->loop, &s->io, s->want == WANT_READ ? EPOLLIN | EPOLLRDHUP : EPOLLOUT) != 0)
-            return luaL_error(L, "epoll_ctl() of a socket failed");
-    }
+             : s->want == WANT_WRITE ? s->send_ms : s->connect_ms;
     lf_loop_update_time(s->loop);
     lf_timer_start(s->loop, &s->timer, ms / 1000.0);
     s->waiter = r->cur;
@@ -275,33 +473,53 @@ static int sock_settimeouts(lua_State *L)
     return 0;
 }
 
-/* Attach a connected descriptor to the socket and the running request. */
-static void sock_attach(lf_sock_t *s, lf_request_t *r, int fd)
+/* The connection in use by the socket, which the running request holds. */
+static void sock_attach(lf_sock_t *s, lf_request_t *r, lf_conn_t *c)
 {
-    s->fd = fd;
+    c->sock = s;
+    s->conn = c;
+    s->fd = c->fd;
+    s->ever_connected = 1;
     s->r = r;
     s->prev = NULL;
     s->next = r->sockets;
     if (s->next)
         s->next->prev = s;
     r->sockets = s;
-    lf_io_init(&s->io, fd, sock_ready, s);
 }
 
-static void pooled_free(lf_pooled_t *p)
+static void conn_expired(lf_loop_t *loop, void *data);
+
+/* A new descriptor's connection, in epoll for good: 0, or -1 with errno
+ * (the descriptor closed). */
+static int sock_attach_fd(lf_sock_t *s, lf_request_t *r, int fd)
 {
-    if (p->prev)
-        p->prev->next = p->next;
-    else
-        pool = p->next;
-    if (p->next)
-        p->next->prev = p->prev;
-    lf_timer_stop(p->loop, &p->timer);
-    lf_io_stop(p->loop, &p->io);
-    ssl_free(p->ssl);
-    if (p->fd >= 0)
-        close(p->fd);
-    free(p);
+    lf_conn_t *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        close(fd);
+        errno = ENOMEM;
+        return -1;
+    }
+    c->fd = fd;
+    c->loop = s->loop;
+    lf_io_init(&c->io, fd, conn_event, c);
+    lf_timer_init(&c->timer, conn_expired, c);
+    if (lf_io_watch(c->loop, &c->io, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) != 0) {
+        int e = errno;
+        close(fd);
+        free(c);
+        errno = e;
+        return -1;
+    }
+    if (s->spool) { /* it counts in the pool its connect found */
+        c->spool = s->spool;
+        if (s->slot)
+            s->slot = 0; /* counted when the slot was reserved */
+        else
+            c->spool->connections++;
+    }
+    sock_attach(s, r, c);
+    return 0;
 }
 
 /* The resolver's answer for a socket that waits in connect. */
@@ -320,12 +538,126 @@ static void sock_resolved(void *data, const char *err, struct in_addr addr)
 static int sock_start(lua_State *L, lf_sock_t *s, lf_request_t *r, struct sockaddr_storage *sa,
                       socklen_t salen, int unix_path);
 
-/* raw.connect(s, host, port, pool_name): 1, false (wait, then call again
- * with s alone), or nil and the error. */
+static int sock_connect_to(lua_State *L, lf_sock_t *s, lf_request_t *r, const char *host, int port);
+
+/* Back into the pool: to the first queued connect if there is one, else
+ * idle, the least recently put back going past the size. */
+static void spool_put_idle(lf_conn_t *c, double timeout_ms)
+{
+    lf_spool_t *sp = c->spool;
+    lf_sock_t *w;
+    c->sock = NULL;
+    if (sp->backlog >= 0 && (w = spool_dequeue(sp)) != NULL) {
+        c->sock = w; /* reserved: nothing else may take it */
+        w->granted = c;
+        spool_grant(w);
+        return;
+    }
+    if (sp->nidle >= sp->size) {
+        lf_conn_t *last = sp->idle;
+        while (last && last->next)
+            last = last->next;
+        if (last)
+            conn_free(last);
+    }
+    c->prev = NULL;
+    c->next = sp->idle;
+    if (sp->idle)
+        sp->idle->prev = c;
+    sp->idle = c;
+    sp->nidle++;
+    if (timeout_ms > 0) {
+        lf_loop_update_time(c->loop);
+        lf_timer_start(c->loop, &c->timer, timeout_ms / 1000.0);
+    }
+}
+
+/* The connection c (idle, or handed over) in use by s again. */
+static int sock_reuse(lua_State *L, lf_sock_t *s, lf_request_t *r, lf_conn_t *c)
+{
+    lf_timer_stop(c->loop, &c->timer);
+    sock_attach(s, r, c);
+    s->ssl = c->ssl;
+    c->ssl = NULL;
+    s->reused = c->reused + 1;
+    lua_pushinteger(L, 1);
+    return 1;
+}
+
+/* The pool's part of a connect: 0 (open a new connection), or the
+ * results pushed (1: a pooled one; false: queued, wait; nil, error). */
+static int sock_pool_connect(lua_State *L, lf_sock_t *s, lf_request_t *r, int pool_size, int backlog)
+{
+    lf_spool_t *sp = spool_find(s->key);
+    if (sp == NULL && pool_size > 0) {
+        sp = spool_new(s->key, pool_size, backlog);
+        if (sp == NULL)
+            return sock_fail(L, "no memory");
+    }
+    if (sp == NULL)
+        return 0;
+    s->spool = sp;
+    if (sp->idle) {
+        lf_conn_t *c = sp->idle;
+        idle_unlink(c);
+        return sock_reuse(L, s, r, c);
+    }
+    if (sp->backlog < 0)
+        return 0;
+    if (sp->connections >= sp->size) {
+        if (sp->waiting >= sp->backlog) {
+            s->spool = NULL;
+            spool_release(sp);
+            return sock_fail(L, "too many waiting connect operations");
+        }
+        s->queued = 1;
+        if (sp->wait_tail)
+            sp->wait_tail->qnext = s;
+        else
+            sp->wait_head = s;
+        sp->wait_tail = s;
+        sp->waiting++;
+        s->want = WANT_POOL;
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    sp->connections++;
+    s->slot = 1;
+    return 0;
+}
+
+static int sock_connect_step(lua_State *L);
+
+/* raw.connect(s, host, port, pool_name, pool_size, backlog): 1, false
+ * (wait, then call again with s alone), or nil and the error; a connect
+ * that fails gives back what it held of its pool. */
 static int sock_connect(lua_State *L)
+{
+    int n = sock_connect_step(L);
+    lf_sock_t *s = lua_touserdata(L, 1);
+    if (lua_isnil(L, -n) && s->fd < 0 && (s->queued || s->slot || s->spool))
+        sock_unqueue(s);
+    return n;
+}
+
+static int sock_connect_step(lua_State *L)
 {
     lf_sock_t *s = sock_check(L);
     lf_request_t *r = lf_api_context(L);
+    if (lua_gettop(L) == 1 && s->queued) {
+        /* After waiting for a slot of the pool. */
+        if (s->queued == 1) {
+            s->timed_out = 0;
+            return sock_fail(L, "timeout");
+        }
+        s->queued = 0;
+        if (s->granted) {
+            lf_conn_t *c = s->granted;
+            s->granted = NULL;
+            return sock_reuse(L, s, r, c);
+        }
+        return sock_connect_to(L, s, r, s->host, s->port);
+    }
     if (lua_gettop(L) == 1 && s->resolving) {
         /* After waiting for the resolver. */
         if (s->resolving == 1 || s->resolve_err) {
@@ -367,7 +699,7 @@ static int sock_connect(lua_State *L)
         return 1;
     }
     const char *host = luaL_checkstring(L, 2);
-    if (s->fd >= 0)
+    if (s->fd >= 0 || s->spool)
         sock_close(s); /* connect again: the old connection goes */
     int unix_path = strncmp(host, "unix:", 5) == 0;
     int port = 0;
@@ -390,23 +722,22 @@ static int sock_connect(lua_State *L)
     else
         snprintf(s->key, sizeof(s->key), "%s:%d", host, port);
     s->reused = 0;
-    /* A pooled connection for the key, most recently put back first. */
-    for (lf_pooled_t *p = s->udp ? NULL : pool; p; p = p->next) {
-        if (strcmp(p->key, s->key) == 0) {
-            int fd = p->fd;
-            unsigned reused = p->reused;
-            SSL *ssl = p->ssl;
-            lf_io_stop(p->loop, &p->io);
-            p->fd = -1; /* the socket takes it */
-            p->ssl = NULL;
-            pooled_free(p);
-            sock_attach(s, r, fd);
-            s->ssl = ssl;
-            s->reused = reused + 1;
-            lua_pushinteger(L, 1);
-            return 1;
-        }
+    if (!s->udp) {
+        int backlog = lua_isnumber(L, 6) ? (int)lua_tointeger(L, 6) : -1;
+        int size = lua_isnumber(L, 5) ? (int)lua_tointeger(L, 5) : backlog >= 0 ? LF_SOCK_POOL_SIZE : 0;
+        snprintf(s->host, sizeof(s->host), "%s", host); /* for a queued connect */
+        s->port = port;
+        int n = sock_pool_connect(L, s, r, size, backlog);
+        if (n != 0)
+            return n;
     }
+    return sock_connect_to(L, s, r, host, port);
+}
+
+/* A new connection to host:port (or "unix:path"). */
+static int sock_connect_to(lua_State *L, lf_sock_t *s, lf_request_t *r, const char *host, int port)
+{
+    int unix_path = strncmp(host, "unix:", 5) == 0;
     struct sockaddr_storage sa;
     socklen_t salen;
     memset(&sa, 0, sizeof(sa));
@@ -453,7 +784,7 @@ static int sock_connect(lua_State *L)
             }
             if (rc == 0 && s->resolving == 2) {
                 lua_settop(L, 1);
-                return sock_connect(L); /* answered already */
+                return sock_connect_step(L); /* answered already */
             }
             if (rc == 0) {
                 /* The answer comes from the loop: wait for it. */
@@ -490,7 +821,8 @@ static int sock_start(lua_State *L, lf_sock_t *s, lf_request_t *r, struct sockad
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
-    sock_attach(s, r, fd);
+    if (sock_attach_fd(s, r, fd) != 0)
+        return sock_push_errno(L, errno);
     int rc;
     do
         rc = connect(fd, (struct sockaddr *)sa, salen);
@@ -517,13 +849,14 @@ static int sock_send(lua_State *L)
     lf_sock_t *s = sock_check(L);
     size_t len;
     const char *p = luaL_checklstring(L, 2, &len);
-    if (s->fd < 0 || s->connecting) {
+    if (s->fd < 0 || s->connecting || s->write_closed) {
         return sock_fail(L, "closed");
     }
     if (s->timed_out) {
+        /* nginx's write side is done; reading goes on (and close is 1) */
         s->timed_out = 0;
         s->sent = 0;
-        sock_close(s);
+        s->write_closed = 1;
         return sock_fail(L, "timeout");
     }
     while (s->sent < len) {
@@ -591,6 +924,8 @@ static int sock_fill(lf_sock_t *s)
         int e = SSL_get_error(s->ssl, n);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
             s->want = e == SSL_ERROR_WANT_READ ? WANT_READ : WANT_WRITE;
+            if (e == SSL_ERROR_WANT_READ)
+                s->conn->input = 0;
             return 0;
         }
         if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0))
@@ -602,6 +937,8 @@ static int sock_fill(lf_sock_t *s)
         ssize_t n = recv(s->fd, s->rbuf.data + s->rbuf.len, LF_SOCK_READ, 0);
         if (n > 0) {
             s->rbuf.len += (size_t)n;
+            if (n < LF_SOCK_READ)
+                s->conn->input = 0; /* a short read emptied the socket */
             return 1;
         }
         if (n == 0)
@@ -610,6 +947,7 @@ static int sock_fill(lf_sock_t *s)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
             s->want = WANT_READ;
+            s->conn->input = 0;
             return 0;
         }
         return -2;
@@ -631,6 +969,7 @@ static void sock_take(lua_State *L, lf_sock_t *s, size_t n, size_t skip, int str
         lua_pushlstring(L, p, n);
     }
     s->rpos += n + skip;
+    s->uscan = 0;
 }
 
 /* The error of a read: nil, err, and what had come (taken). */
@@ -686,7 +1025,13 @@ static int sock_read(lua_State *L)
             }
             break;
         case 'u': {
-            const char *at = plen && have >= plen ? memmem(p, have, pat, plen) : NULL;
+            /* Data comes in pieces: what was searched is not searched
+             * again (a match can start only plen - 1 back from its end). */
+            size_t from = s->upat == pat && s->uscan <= have ? s->uscan : 0;
+            const char *at = plen && have >= plen ? memmem(p + from, have - from, pat, plen) : NULL;
+            s->upat = pat;
+            if (at == NULL && plen && have >= plen)
+                s->uscan = have - (plen - 1);
             if (at) {
                 size_t before = (size_t)(at - p);
                 if (size > 0) {
@@ -769,74 +1114,85 @@ static int sock_getreusedtimes(lua_State *L)
     return 1;
 }
 
-static void pooled_gone(lf_loop_t *loop, void *data, uint32_t events)
+static void conn_expired(lf_loop_t *loop, void *data)
 {
     (void)loop;
-    (void)events;
-    pooled_free(data); /* data or the close on an idle connection */
+    conn_free(data); /* idle past its keepalive timeout */
 }
 
-static void pooled_expired(lf_loop_t *loop, void *data)
+/* Did the server close the connection or send something nobody asked
+ * for?  NULL (no: the edge, if any, was stale), or the error. */
+static const char *conn_idle_check(lf_conn_t *c, SSL *ssl)
 {
-    (void)loop;
-    pooled_free(data);
+    char b;
+    if (ssl) {
+        ERR_clear_error();
+        int n = SSL_read(ssl, &b, 1); /* takes what TLS sends on its own (tickets) */
+        if (n > 0)
+            return "connection in dubious state";
+        int e = SSL_get_error(ssl, n);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            c->input = 0;
+            return NULL;
+        }
+        return e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL ? "closed" : "connection in dubious state";
+    }
+    ssize_t n;
+    do
+        n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        c->input = 0;
+        return NULL;
+    }
+    return n > 0 ? "connection in dubious state" : "closed";
 }
 
 /* raw.setkeepalive(s, timeout_ms, size): 1, or nil and the error. */
 static int sock_setkeepalive(lua_State *L)
 {
     lf_sock_t *s = sock_check(L);
-    if (s->fd < 0 || s->connecting) {
+    if (s->fd < 0 || s->connecting || s->write_closed || s->conn == NULL) {
         return sock_fail(L, "closed");
     }
     if (s->rbuf.len > s->rpos) {
         return sock_fail(L, "unread data in buffer");
     }
     lua_Number tmo = luaL_optnumber(L, 2, LF_SOCK_KEEPALIVE_MS);
-    lua_Integer size = luaL_optinteger(L, 3, LF_SOCK_POOL_SIZE);
-    if (size <= 0)
-        return luaL_error(L, "bad \"pool_size\" option value: %d", (int)size);
-    /* At the key's size the least recently put back goes. */
-    lf_pooled_t *last = NULL;
-    int n = 0;
-    for (lf_pooled_t *p = pool; p; p = p->next)
-        if (strcmp(p->key, s->key) == 0) {
-            n++;
-            last = p;
+    lua_Integer size = luaL_optinteger(L, 3, LF_SOCK_POOL_SIZE); /* for a new pool only */
+    /* No edge since a read last drained it: nothing to check, no syscall. */
+    const char *bad = s->conn->input ? conn_idle_check(s->conn, s->ssl) : NULL;
+    if (bad != NULL) {
+        /* nginx: a close seen is "closed" and the socket stays; data
+         * nobody asked for closes it */
+        if (strcmp(bad, "closed") != 0)
+            sock_close(s);
+        return sock_fail(L, bad);
+    }
+    lf_conn_t *c = s->conn;
+    lf_spool_t *sp = c->spool ? c->spool : spool_find(s->key);
+    if (sp == NULL) {
+        if (size <= 0)
+            return luaL_error(L, "bad \"pool_size\" option value: %d", (int)size);
+        sp = spool_new(s->key, (int)(size > INT_MAX ? INT_MAX : size), -1);
+        if (sp == NULL) {
+            sock_close(s);
+            return sock_fail(L, "no memory");
         }
-    if (n >= size && last)
-        pooled_free(last);
-    lf_pooled_t *p = calloc(1, sizeof(*p));
-    if (p == NULL) {
-        sock_close(s);
-        return sock_fail(L, "no memory");
+    }
+    if (c->spool == NULL) {
+        c->spool = sp;
+        sp->connections++;
     }
     sock_unwatch(s);
-    lf_io_stop(s->loop, &s->io);
-    p->fd = s->fd;
-    p->ssl = s->ssl;
+    c->ssl = s->ssl;
+    c->reused = s->reused;
     s->ssl = NULL;
-    p->loop = s->loop;
-    p->reused = s->reused;
-    memcpy(p->key, s->key, sizeof(p->key));
+    s->conn = NULL;
     s->fd = -1; /* the pool has it now */
+    s->spool = NULL;
     sock_close(s);
-    lf_io_init(&p->io, p->fd, pooled_gone, p);
-    lf_timer_init(&p->timer, pooled_expired, p);
-    if (lf_io_watch(p->loop, &p->io, EPOLLIN | EPOLLRDHUP) != 0) {
-        close(p->fd);
-        free(p);
-        lua_pushinteger(L, 1);
-        return 1;
-    }
-    if (tmo > 0) {
-        lf_loop_update_time(p->loop);
-        lf_timer_start(p->loop, &p->timer, tmo / 1000.0);
-    }
-    p->next = pool;
-    if (pool)
-        pool->prev = p;
-    pool = p;
+    spool_put_idle(c, tmo);
     lua_pushinteger(L, 1);
     return 1;
 }
@@ -951,6 +1307,66 @@ static int sock_sslhandshake(lua_State *L)
     return 1;
 }
 
+/* getoption/setoption: lua-resty-core's names, lua-nginx-module's checks. */
+static int sock_option(lua_State *L, int set)
+{
+    static const struct {
+        const char *name;
+        int level, opt;
+    } opts[] = {
+        {"keepalive", SOL_SOCKET, SO_KEEPALIVE}, {"reuseaddr", SOL_SOCKET, SO_REUSEADDR},
+        {"tcp-nodelay", IPPROTO_TCP, TCP_NODELAY}, {"sndbuf", SOL_SOCKET, SO_SNDBUF},
+        {"rcvbuf", SOL_SOCKET, SO_RCVBUF},
+    };
+    lf_sock_t *s = luaL_checkudata(L, 1, LF_SOCK_MT);
+    if (!s->ever_connected)
+        return luaL_error(L, "socket is never created nor connected");
+    if (lua_isnoneornil(L, 2))
+        return sock_fail(L, "missing the \"option\" argument");
+    if (set && lua_isnoneornil(L, 3))
+        return sock_fail(L, "missing the \"value\" argument");
+    const char *name = lua_tostring(L, 2);
+    size_t i = 0;
+    while (i < sizeof(opts) / sizeof(opts[0]) && (name == NULL || strcmp(name, opts[i].name) != 0))
+        i++;
+    if (i == sizeof(opts) / sizeof(opts[0])) {
+        lua_pushnil(L);
+        int t = lua_type(L, 2);
+        if (t == LUA_TSTRING || t == LUA_TNUMBER)
+            lua_pushfstring(L, "unsupported option %s", lua_tostring(L, 2));
+        else if (t == LUA_TBOOLEAN)
+            lua_pushfstring(L, "unsupported option %s", lua_toboolean(L, 2) ? "true" : "false");
+        else
+            lua_pushfstring(L, "unsupported option %s: %p", lua_typename(L, t), lua_topointer(L, 2));
+        return 2;
+    }
+    if (s->fd < 0)
+        return sock_fail(L, "closed");
+    int val = 0;
+    socklen_t len = sizeof(val);
+    if (set) {
+        val = lua_isboolean(L, 3) ? lua_toboolean(L, 3) : (int)luaL_checkinteger(L, 3);
+        if (setsockopt(s->fd, opts[i].level, opts[i].opt, &val, len) != 0)
+            return sock_fail(L, strerror(errno));
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    if (getsockopt(s->fd, opts[i].level, opts[i].opt, &val, &len) != 0)
+        return sock_fail(L, strerror(errno));
+    lua_pushinteger(L, val);
+    return 1;
+}
+
+static int sock_getoption(lua_State *L)
+{
+    return sock_option(L, 0);
+}
+
+static int sock_setoption(lua_State *L)
+{
+    return sock_option(L, 1);
+}
+
 /* raw.udp(): a fresh UDP socket (setpeername is connect). */
 static int sock_new_udp(lua_State *L)
 {
@@ -1027,8 +1443,15 @@ static int sock_udp_receive(lua_State *L)
 
 void lf_api_socket_pool_free(void)
 {
-    while (pool)
-        pooled_free(pool);
+    while (pools) {
+        lf_spool_t *sp = pools;
+        if (sp->idle) {
+            conn_free(sp->idle); /* may free sp with its last connection */
+            continue;
+        }
+        pools = sp->next; /* left: connections of requests (none at exit) */
+        free(sp);
+    }
     if (ssl_ctx)
         SSL_CTX_free(ssl_ctx);
     ssl_ctx = NULL;
@@ -1042,6 +1465,7 @@ void lf_api_socket_init(lua_State *L)
         {"getreusedtimes", sock_getreusedtimes}, {"setkeepalive", sock_setkeepalive},
         {"settimeout", sock_settimeout}, {"settimeouts", sock_settimeouts},
         {"sslhandshake", sock_sslhandshake},
+        {"getoption", sock_getoption}, {"setoption", sock_setoption},
         {"udp", sock_new_udp}, {"udp_send", sock_udp_send}, {"udp_receive", sock_udp_receive},
         {NULL, NULL},
     };

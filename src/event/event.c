@@ -53,6 +53,15 @@ void lf_io_init(lf_io_t *io, int fd, lf_io_cb cb, void *data)
     io->data = data;
 }
 
+/* io leaves epoll: what this turn still holds for it must not reach it. */
+static void io_scrub(lf_loop_t *loop, const lf_io_t *io)
+{
+    struct epoll_event *ev = loop->batch;
+    for (int i = loop->batch_next; i < loop->batch_n; i++)
+        if (ev[i].data.ptr == io)
+            ev[i].data.ptr = NULL;
+}
+
 int lf_io_watch(lf_loop_t *loop, lf_io_t *io, uint32_t events)
 {
     if (events == io->events)
@@ -68,13 +77,17 @@ int lf_io_watch(lf_loop_t *loop, lf_io_t *io, uint32_t events)
     if (epoll_ctl(loop->epfd, op, io->fd, &ev) != 0)
         return -1;
     io->events = events;
+    if (events == 0)
+        io_scrub(loop, io);
     return 0;
 }
 
 void lf_io_stop(lf_loop_t *loop, lf_io_t *io)
 {
-    if (io->events != 0)
+    if (io->events != 0) {
         epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+        io_scrub(loop, io);
+    }
     io->events = 0;
 }
 
@@ -175,12 +188,20 @@ int lf_loop_run_once(lf_loop_t *loop, double max_wait)
     int n = epoll_wait(loop->epfd, ev, LF_LOOP_EVENTS, timeout);
     int err = errno;
     lf_loop_update_time(loop);
+    void *outer = loop->batch; /* a nested turn (none today) keeps the outer one's */
+    int outer_next = loop->batch_next, outer_n = loop->batch_n;
+    loop->batch = ev;
+    loop->batch_n = n > 0 ? n : 0;
     for (int i = 0; i < n; i++) {
         lf_io_t *io = ev[i].data.ptr;
-        /* A callback may have stopped a later one's descriptor. */
-        if (io->events != 0)
+        loop->batch_next = i + 1;
+        /* A callback may have stopped (and freed) a later one's io. */
+        if (io != NULL && io->events != 0)
             io->cb(loop, io->data, ev[i].events);
     }
+    loop->batch = outer;
+    loop->batch_next = outer_next;
+    loop->batch_n = outer_n;
     unsigned long long started_before = loop->seq;
     while (loop->nheap > 0 && loop->heap[0]->when <= loop->now &&
            loop->heap[0]->seq < started_before) {

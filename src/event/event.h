@@ -38,6 +38,8 @@ struct lf_loop {
     lf_timer_t **heap;
     size_t nheap, heap_cap;
     unsigned long long seq;
+    void *batch;         /* this turn's epoll events, while they are handed out */
+    int batch_next, batch_n;
 };
 
 /* 0, or -1 with errno. */
@@ -50,7 +52,8 @@ void lf_io_init(lf_io_t *io, int fd, lf_io_cb cb, void *data);
 /* Watch io for events (EPOLLIN, EPOLLOUT, EPOLLEXCLUSIVE, ...): added,
  * changed, or with 0 taken out of epoll.  0, or -1 with errno. */
 int lf_io_watch(lf_loop_t *loop, lf_io_t *io, uint32_t events);
-/* Forget io before its descriptor is closed. */
+/* Forget io before its descriptor is closed.  Events of this turn not yet
+ * handed out for it are dropped, so its owner may free it at once. */
 void lf_io_stop(lf_loop_t *loop, lf_io_t *io);
 
 void lf_timer_init(lf_timer_t *t, lf_timer_cb cb, void *data);

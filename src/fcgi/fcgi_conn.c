@@ -131,14 +131,7 @@ int lf_fcgi_conn_accept(lf_fcgi_conn_t *c, int listen_fd)
         close(fd);
         return -e;
     }
-    fd = high;
-    struct sockaddr_storage sa;
-    socklen_t salen = sizeof(sa);
-    if (getsockname(fd, (struct sockaddr *)&sa, &salen) == 0 &&
-        (sa.ss_family == AF_INET || sa.ss_family == AF_INET6)) {
-        int one = 1; /* small responses must not wait for Nagle */
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    }
+    fd = high; /* TCP_NODELAY came from the listening socket (listen.c) */
     c->fd = fd;
     c->rpos = c->rlen = 0;
     c->err = 0;

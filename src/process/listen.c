@@ -40,6 +40,16 @@ static int set_flags(int fd, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "fcntl(FD_CLOEXEC) failed (%d: %s)", errno, strerror(errno));
         return -1;
     }
+    /* Small responses must not wait for Nagle.  Set on the listening
+     * socket, Linux copies it into every connection accept(2) returns:
+     * no syscall per connection. */
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+        (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
     return 0;
 }
 

@@ -19,12 +19,17 @@
 #            cannot hold the backend the other workloads use; FastCGI peers
 #            only
 #   wait     ngx.sleep(0.01) (usleep in C) per request, wrk -c256
+#   redis    one GET from a redis-server the script starts on a free port,
+#            through Debian's lua-nginx-redis over a pooled connection;
+#            luafpm and OpenResty only (needs redis-server and the library
+#            tests/install-deps.sh unpacks)
 # Each is a warm-up run (not counted), then one measured run; after a
 # warm-up the backend is let serve what the warm-up left behind.
 #
 # Environment: LUAFPM_BIN (default ../../luafpm from this file, as `make
 # bench` passes it), BENCH_DURATION (seconds measured, 8), BENCH_WARMUP
-# (seconds, 2), BENCH_CONNECTIONS (wrk -c, 16), BENCH_KEEP=1 keeps the
+# (seconds, 2), BENCH_CONNECTIONS (wrk -c, 16), BENCH_WORKLOADS (a
+# space-separated subset of the workloads, all by default), BENCH_KEEP=1 keeps the
 # temporary directory, CC and FCGI_LIBS (-lfcgi) build the C responder.
 # Needs nginx, wrk, curl, spawn-fcgi, python3, a C compiler and
 # libfcgi-dev. Talks to 127.0.0.1 only; stops everything it started, by
@@ -47,7 +52,13 @@ DRAIN_WAIT=10  # after a warm-up, wait up to this long for the backend's queue
 WORKER_CONNECTIONS=1024
 POST_BYTES=32768
 PROCS_PER_BACKEND=2
-WORKLOADS=(hello compute post ka wait)
+ALL_WORKLOADS="hello compute post ka wait redis"
+read -r -a WORKLOADS <<<"${BENCH_WORKLOADS:-$ALL_WORKLOADS}"
+for wl in "${WORKLOADS[@]}"; do
+    [[ " $ALL_WORKLOADS " == *" $wl "* ]] || { echo "BENCH_WORKLOADS: unknown workload '$wl' (known: $ALL_WORKLOADS)" >&2; exit 1; }
+done
+LUA_ONLY=" redis " # workloads the C responder has no handler for
+LUA_NGINX_DIR=${LUAFPM_DEPS:-${XDG_CACHE_HOME:-$HOME/.cache}/luafpm}/lua-nginx/usr/share/lua/5.1
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -83,11 +94,24 @@ else
     OPENRESTY_NOTE="OpenResty skipped: Debian's libnginx-mod-http-lua is not installed (it conflicts with libluajit-5.1-dev; install it by hand to get the row)"
 fi
 
+REDIS_NOTE=""
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+    REDIS_NOTE="redis skipped: no redis-server/redis-cli (Debian: redis-server)"
+elif [ ! -f "$LUA_NGINX_DIR/nginx/redis.lua" ]; then
+    REDIS_NOTE="redis skipped: no nginx/redis.lua under $LUA_NGINX_DIR (run tests/install-deps.sh)"
+fi
+
 peer_workloads() { # peer -> the workloads it runs
-    case $1 in
-        openresty) echo hello compute post wait ;; # no FastCGI hop: no ka
-        *) echo "${WORKLOADS[@]}" ;;
-    esac
+    local wl out=""
+    for wl in "${WORKLOADS[@]}"; do
+        case $1/$wl in
+            openresty/ka) ;; # no FastCGI hop
+            fcgi-c/*) [[ " $LUA_ONLY " == *" $wl "* ]] || out+=" $wl" ;;
+            */redis) [ -z "$REDIS_NOTE" ] && out+=" $wl" ;;
+            *) out+=" $wl" ;;
+        esac
+    done
+    echo $out
 }
 runs_workload() { [[ " $(peer_workloads "$1") " == *" $2 "* ]]; }
 stack_of() { if [ "$2" = ka ]; then echo "${1}_ka"; else echo "$1"; fi; }
@@ -232,7 +256,20 @@ awk 'BEGIN { print "<table>"; for (i = 1; i <= 200; i++) printf "<tr><td>%d</td>
 printf '%s\n' "$POST_BYTES" >"$RUN/expect/post"
 cp "$RUN/expect/hello" "$RUN/expect/ka"
 printf 'waited\n' >"$RUN/expect/wait"
+cp "$RUN/expect/hello" "$RUN/expect/redis"
 head -c "$POST_BYTES" /dev/zero | tr '\0' x >"$RUN/post.body"
+
+REDIS_PORT=0
+if [ -z "$REDIS_NOTE" ]; then
+    REDIS_PORT=$(free_port)
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --daemonize no --maxclients 4096 >"$RUN/logs/redis.log" 2>&1 &
+    track "$!" "redis-server"
+    wait_listen "$REDIS_PORT" "$!" || die "redis-server not listening: $(tail -2 "$RUN/logs/redis.log")"
+    redis-cli -p "$REDIS_PORT" -x set bench:hello <"$RUN/expect/hello" >/dev/null ||
+        die "redis-cli set failed"
+fi
+sed -i "s/@REDIS_PORT@/$REDIS_PORT/" "$RUN/www/lua/redis.lua"
 
 start_backend() { # peer stack
     local peer=$1 stack=$2 port pid
@@ -242,6 +279,7 @@ start_backend() { # peer stack
         luafpm)
             "$LUAFPM_BIN" --listen "127.0.0.1:$port" --workers "$PROCS_PER_BACKEND" \
                 --root "$RUN/www/lua" --body-buffer-size "$BODY_BUFFER_SIZE" \
+                --lua-path "$LUA_NGINX_DIR/?.lua;;" \
                 --error-log "$RUN/logs/$stack.log" >"$RUN/logs/$stack.out" 2>&1 &
             pid=$!
             track "$pid" "luafpm master ($stack)"
@@ -267,7 +305,7 @@ server_block() { # peer stack
     local peer=$1 stack=$2 tpl=server-fastcgi.conf.in root=$RUN/www/lua
     if [ "$peer" = openresty ]; then
         render "$HERE/conf/server-openresty.conf.in" PEER="$peer" PORT="${FRONT[$stack]}" \
-            CODE_CACHE=on LUA_DIR="$RUN/www/lua"
+            CODE_CACHE=on LUA_DIR="$RUN/www/lua" LUA_PATH="$LUA_NGINX_DIR/?.lua"
         return
     fi
     [ "$peer" = fcgi-c ] && root=$RUN/www/c
@@ -425,24 +463,33 @@ echo "backends $PROCS_PER_BACKEND processes (luafpm --workers $PROCS_PER_BACKEND
 echo "ka: upstream keepalive $KA_POOL + fastcgi_keep_conn on, its own nginx and backend instance;" \
     "post: $POST_BYTES bytes; wait: ngx.sleep(0.01); $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
+OR=0
+[ ${#PEERS[@]} -gt 2 ] && OR=1
 head="| workload | luafpm req/s | C responder req/s |"
 sep="|---|---:|---:|"
-if [ ${#PEERS[@]} -gt 2 ]; then head+=" OpenResty req/s |"; sep+="---:|"; fi
-head+=" luafpm / C | luafpm p99 ms | C p99 ms |"
-sep+="---:|---:|---:|"
+if [ $OR = 1 ]; then head+=" OpenResty req/s |"; sep+="---:|"; fi
+head+=" luafpm / C |"
+sep+="---:|"
+if [ $OR = 1 ]; then head+=" luafpm / OpenResty |"; sep+="---:|"; fi
+head+=" luafpm p99 ms | C p99 ms |"
+sep+="---:|---:|"
 echo "$head"
 echo "$sep"
 for wl in "${WORKLOADS[@]}"; do
-    row="| $wl | ${RPS[luafpm/$wl]} | ${RPS[fcgi-c/$wl]} |"
-    [ ${#PEERS[@]} -gt 2 ] && row+=" ${RPS[openresty/$wl]:-—} |"
-    row+=" $(ratio "${RPS[luafpm/$wl]}" "${RPS[fcgi-c/$wl]}") | ${P99[luafpm/$wl]} | ${P99[fcgi-c/$wl]} |"
+    runs_workload luafpm "$wl" || continue
+    row="| $wl | ${RPS[luafpm/$wl]} | ${RPS[fcgi-c/$wl]:-—} |"
+    [ $OR = 1 ] && row+=" ${RPS[openresty/$wl]:-—} |"
+    row+=" $(ratio "${RPS[luafpm/$wl]}" "${RPS[fcgi-c/$wl]:-}") |"
+    [ $OR = 1 ] && row+=" $(ratio "${RPS[luafpm/$wl]}" "${RPS[openresty/$wl]:-}") |"
+    row+=" ${P99[luafpm/$wl]} | ${P99[fcgi-c/$wl]:-—} |"
     echo "$row"
 done
 echo
-echo "luafpm-ka / C-hello: $(ratio "${RPS[luafpm/ka]}" "${RPS[fcgi-c/hello]}")" \
-    "(luafpm-ka / luafpm-hello: $(ratio "${RPS[luafpm/ka]}" "${RPS[luafpm/hello]}"))"
-[ ${#PEERS[@]} -gt 2 ] && echo "OpenResty / luafpm, hello: $(ratio "${RPS[openresty/hello]}" "${RPS[luafpm/hello]}")," \
-    "wait: $(ratio "${RPS[openresty/wait]}" "${RPS[luafpm/wait]}")"
+echo "luafpm-ka / C-hello: $(ratio "${RPS[luafpm/ka]:-}" "${RPS[fcgi-c/hello]:-}")" \
+    "(luafpm-ka / luafpm-hello: $(ratio "${RPS[luafpm/ka]:-}" "${RPS[luafpm/hello]:-}"))"
+[ ${#PEERS[@]} -gt 2 ] && echo "OpenResty / luafpm, hello: $(ratio "${RPS[openresty/hello]:-}" "${RPS[luafpm/hello]:-}")," \
+    "wait: $(ratio "${RPS[openresty/wait]:-}" "${RPS[luafpm/wait]:-}")"
 [ -n "$OPENRESTY_NOTE" ] && echo "$OPENRESTY_NOTE."
+[ -n "$REDIS_NOTE" ] && echo "$REDIS_NOTE."
 for n in "${notes[@]}"; do echo "$n"; done
 exit 0

@@ -1,0 +1,43 @@
+-- pool_size 2 with backlog 1: two connections open, a third connect
+-- waits, a fourth fails at once; the one waiting gets the first connection
+-- put back, then a closed one's slot
+local opts = {pool = "bl", pool_size = 2, backlog = 1}
+local function conn()
+    local s = ngx.socket.tcp()
+    s:settimeout(1000)
+    local ok, err = s:connect("127.0.0.1", @ECHO_PORT@, opts)
+    return s, ok, err
+end
+local a, ok1 = conn()
+local b, ok2 = conn()
+ngx.say("a b: ", ok1, " ", ok2)
+local t = ngx.thread.spawn(function()
+    local c, ok, err = conn()
+    ngx.say("c: ", tostring(ok), " ", tostring(err), " reused ", c:getreusedtimes())
+    c:send("PING\n")
+    ngx.say("c: ", c:receive())
+    c:setkeepalive()
+end)
+local d, ok4, err4 = conn()
+ngx.say("d: ", tostring(ok4), " ", tostring(err4))
+ngx.sleep(0.05)
+ngx.say("a back: ", a:setkeepalive())
+ngx.thread.wait(t)
+local t2 = ngx.thread.spawn(function()
+    local e, ok, err = conn()
+    ngx.say("e: ", tostring(ok), " ", tostring(err), " reused ", ok and e:getreusedtimes() or "-")
+    e:close()
+end)
+ngx.sleep(0.05)
+ngx.say("b closes: ", b:close())
+ngx.thread.wait(t2)
+-- both slots busy and the queue full: a short connect timeout
+local f = ngx.socket.tcp()
+local g = ngx.socket.tcp()
+assert(f:connect("127.0.0.1", @ECHO_PORT@, opts))
+assert(g:connect("127.0.0.1", @ECHO_PORT@, opts))
+local h = ngx.socket.tcp()
+h:settimeout(100)
+ngx.say("h: ", h:connect("127.0.0.1", @ECHO_PORT@, opts))
+f:close()
+g:close()

@@ -1,0 +1,18 @@
+local function try(opts)
+    local sock = ngx.socket.tcp()
+    local ok, a, b = pcall(sock.connect, sock, "127.0.0.1", @ECHO_PORT@, opts)
+    ngx.say(ok, " ", tostring(a), " ", tostring(b))
+    if ok and a then sock:close() end
+end
+try({pool_size = 0})
+try({pool_size = -2})
+try({pool_size = "x"})
+try({backlog = -1})
+try({backlog = "x"})
+try({pool = {}})
+try({pool = 12, pool_size = 2})
+try({pool = "p", pool_size = 1.5})
+local sock = ngx.socket.tcp()
+ngx.say(pcall(sock.connect, sock, "unix:/nonexistent.sock", {pool_size = 0}))
+local ok, err = pcall(function() local s = ngx.socket.tcp(); local ok, err = s:connect("127.0.0.1", @ECHO_PORT@, {backlog = -3}); return ok, err end)
+ngx.say(ok, " ", (tostring(err):gsub("^.*index%.lua:%d+: ", "index.lua:N: ")))
