@@ -220,6 +220,7 @@ void lf_api_init(lua_State *L, const lf_conf_t *conf)
     lf_api_thread_init(L);
     lf_api_timer_init(L);
     lf_api_socket_init(L);
+    lf_api_semaphore_init(L);
 
     lua_createtable(L, 0, 2);                        /* sp: ngx, mt */
     lua_pushcfunction(L, api_ngx_index);
@@ -243,4 +244,5 @@ void lf_api_init(lua_State *L, const lf_conf_t *conf)
     lua_pushvalue(L, -2);
     lua_call(L, 1, 0);                               /* sp: ngx */
     lua_pop(L, 1);
+    lf_api_modules_init(L); /* resty.core, ngx.process, ...: over the ngx table */
 }

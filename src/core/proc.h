@@ -7,6 +7,7 @@
 
 extern int lf_proc_worker_id;    /* ngx.worker.id() */
 extern int lf_proc_worker_count; /* ngx.worker.count() */
+extern pid_t lf_proc_master_pid; /* set by the master; 0: no master (--workers 0) */
 /* The pids of this generation's workers by id into pids (at most max):
  * how many, 0 when this process is not among them (no scoreboard). */
 extern int (*lf_proc_worker_pids)(pid_t *pids, int max);

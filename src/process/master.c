@@ -26,6 +26,7 @@
 #include "master.h"
 #include "notify.h"
 #include "scoreboard.h"
+#include "proc.h"
 #include "timeout.h"
 #include "vm.h"
 #include "worker.h"
@@ -564,6 +565,7 @@ static double master_tend(lf_master_t *m, double now)
 
 int lf_master_run(lf_conf_t *conf, lf_listen_t *listen, lf_root_t *root)
 {
+    lf_proc_master_pid = getpid(); /* ngx.process.get_master_pid() in the workers */
     lf_master_t m;
     memset(&m, 0, sizeof(m));
     m.conf = conf;

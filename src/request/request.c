@@ -593,6 +593,11 @@ lf_uthread_t *lf_request_thread_of(lf_request_t *r, lua_State *L, lua_State *co)
 static void thread_bury(lf_uthread_t *ut)
 {
     lf_request_t *r = ut->r;
+    if (ut->on_bury) {
+        void (*f)(lf_uthread_t *, void *) = ut->on_bury;
+        ut->on_bury = NULL;
+        f(ut, ut->bury_data);
+    }
     lf_timer_stop(r->env.loop, &ut->timer);
     if (r->io_waiter == ut) {
         r->io_waiter = NULL;

@@ -28,7 +28,7 @@ typedef enum {
     LF_YIELD_FLUSH,    /* ngx.flush(true): the output queue has to empty */
     LF_YIELD_EOF,      /* ngx.eof: stdin has to end before the response can */
     LF_YIELD_THREAD,   /* ngx.thread.wait: none of the threads is done yet */
-    LF_YIELD_SOCKET,   /* a cosocket waits for its descriptor or its timeout */
+    LF_YIELD_SOCKET,   /* a cosocket or ngx.semaphore waits (they wake it) */
 } lf_yield_t;
 
 /* What a request in flight waits for (the loop wakes it). */
@@ -66,6 +66,10 @@ typedef struct lf_uthread {
     lf_ut_state_t state;
     lf_wait_t wait;
     lf_timer_t timer;           /* ngx.sleep */
+    /* What it waits in (an ngx.semaphore's queue) lets go of it when the
+     * thread ends parked: killed, or its request over. */
+    void (*on_bury)(struct lf_uthread *ut, void *data);
+    void *bury_data;
     unsigned failed : 1;        /* its result is an error */
 } lf_uthread_t;
 

@@ -1,0 +1,1 @@
+ngx.say(require("semalib").sema:count())

@@ -1,0 +1,2 @@
+ngx.say(INIT_TYPE)
+ngx.say(INIT_AGENT)

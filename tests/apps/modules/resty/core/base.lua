@@ -1,0 +1,1 @@
+error("Debian's lua-resty-core must never be loaded")

@@ -1,0 +1,1 @@
+return "loaded from the Lua path"

@@ -1,0 +1,17 @@
+local semaphore = require "ngx.semaphore"
+local function e(f, ...)
+    local ok, err = pcall(f, ...)
+    ngx.say(ok, " ", (tostring(err):gsub("^.-:%d+: ", "")))
+end
+e(semaphore.new, -1)
+local s = semaphore.new("2")
+ngx.say(s:count())
+e(s.post, s, 0)
+e(s.post, s, -3)
+e(s.wait, s, -1)
+e(s.wait, {}, 1)
+e(s.post, nil)
+e(s.count, "x")
+e(s.wait, s)
+ngx.say(s:post("2"), " ", s:count())
+ngx.say(type(semaphore.version))
