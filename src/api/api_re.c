@@ -217,6 +217,9 @@ static void re_push_compile_error(lua_State *L, int code, PCRE2_SIZE off, const 
             snprintf((char *)text, sizeof(text), "error %d", code);
         t = (const char *)text;
     }
+    /* "(?P<" at the end: PCRE1 says what it says for "(?<". */
+    if (code == PCRE2_ERROR_SUBPATTERN_NAME_EXPECTED && off == len)
+        t = "syntax error in subpattern name (missing terminator)";
     /* PCRE2 points past the duplicate name's '>', PCRE1 at it. */
     if (code == PCRE2_ERROR_DUPLICATE_SUBPATTERN_NAME && off > 0)
         off--;
@@ -670,17 +673,29 @@ static int re_find(lua_State *L)
     return re_match_find(L, 0);
 }
 
-/* The gmatch iterator: upvalues state, regex, subject, next offset (-1
- * when done), flags. */
+/* The gmatch iterator: a table (as resty.core's) holding the regex, the
+ * subject, the next offset (-1 when done) and the flags, called through
+ * its metatable's __call (upvalue 1: the state). */
+#define RE_IT_REGEX   1
+#define RE_IT_SUBJECT 2
+#define RE_IT_POS     3
+#define RE_IT_FLAGS   4
+
 static int re_gmatch_next(lua_State *L)
 {
     lf_re_state_t *st = RE_STATE(L);
-    lf_regex_t *re = lua_touserdata(L, lua_upvalueindex(2));
     size_t len;
-    const char *s = lua_tolstring(L, lua_upvalueindex(3), &len);
-    lua_Number p = lua_tonumber(L, lua_upvalueindex(4));
-    unsigned flags = (unsigned)lua_tonumber(L, lua_upvalueindex(5));
-    if (p < 0 || re->code == NULL) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    lua_rawgeti(L, 1, RE_IT_REGEX);
+    lf_regex_t *re = luaL_checkudata(L, 2, re_regex_mt);
+    lua_rawgeti(L, 1, RE_IT_SUBJECT);
+    lua_rawgeti(L, 1, RE_IT_POS);
+    lua_rawgeti(L, 1, RE_IT_FLAGS);                  /* sp: it, re, subject, pos, flags */
+    const char *s = lua_tolstring(L, 3, &len);
+    lua_Number p = lua_tonumber(L, 4);
+    unsigned flags = (unsigned)lua_tonumber(L, 5);
+    if (s == NULL || !(p >= 0) || p > (lua_Number)len || re->code == NULL) {
         lua_pushnil(L);
         return 1;
     }
@@ -690,7 +705,7 @@ static int re_gmatch_next(lua_State *L)
     if (rc < 0) {
         re_release(re);
         lua_pushnumber(L, -1);
-        lua_replace(L, lua_upvalueindex(4));
+        lua_rawseti(L, 1, RE_IT_POS);
         lua_pushnil(L);
         if (rc == RE_PCRE1_NOMATCH)
             return 1;
@@ -701,15 +716,16 @@ static int re_gmatch_next(lua_State *L)
     int done = 0;
     if (next == caps.v[0] && ++next > len)
         done = 1;
+    lua_pushnumber(L, done ? -1 : (lua_Number)next);
+    lua_rawseti(L, 1, RE_IT_POS);
     re_push_captures(L, re, flags, rc, s, caps.v, 0);
     if (done)
-        re_release(re);
-    lua_pushnumber(L, done ? -1 : (lua_Number)next);
-    lua_replace(L, lua_upvalueindex(4));
+        re_release(re); /* after the captures: the name table is in the code */
     return 1;
 }
 
-/* ngx.re.gmatch(subject, regex, options?): an iterator, or nil, err. */
+/* ngx.re.gmatch(subject, regex, options?): an iterator, or nil, err.
+ * Upvalue 3: the iterators' metatable. */
 static int re_gmatch(lua_State *L)
 {
     lf_re_state_t *st = RE_STATE(L);
@@ -723,12 +739,17 @@ static int re_gmatch(lua_State *L)
         lua_insert(L, -2);
         return 2;
     }
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, -2);                               /* sp: 3, state, ud */
+    lua_createtable(L, 4, 0);                        /* sp: 3, ud, it */
+    lua_insert(L, -2);
+    lua_rawseti(L, -2, RE_IT_REGEX);
     lua_pushvalue(L, 1);
+    lua_rawseti(L, -2, RE_IT_SUBJECT);
     lua_pushnumber(L, 0);
+    lua_rawseti(L, -2, RE_IT_POS);
     lua_pushnumber(L, flags);
-    lua_pushcclosure(L, re_gmatch_next, 5);
+    lua_rawseti(L, -2, RE_IT_FLAGS);
+    lua_pushvalue(L, lua_upvalueindex(3));
+    lua_setmetatable(L, -2);
     return 1;
 }
 
@@ -917,7 +938,7 @@ static int re_set_jit_stack_size(lua_State *L)
 void lf_api_re_init(lua_State *L, const lf_conf_t *conf)
 {
     static const luaL_Reg fns[] = {
-        {"match", re_match}, {"find", re_find}, {"gmatch", re_gmatch},
+        {"match", re_match}, {"find", re_find},
         {"sub", re_sub}, {"gsub", re_gsub}, {NULL, NULL},
     };
     luaL_newmetatable(L, re_regex_mt);
@@ -950,6 +971,14 @@ void lf_api_re_init(lua_State *L, const lf_conf_t *conf)
         lua_pushcclosure(L, f->func, 2);
         lua_setfield(L, -2, f->name);
     }
+    lua_pushvalue(L, -3);
+    lua_pushvalue(L, -3);
+    lua_createtable(L, 0, 1);                        /* the iterators' metatable */
+    lua_pushvalue(L, -3);
+    lua_pushcclosure(L, re_gmatch_next, 1);
+    lua_setfield(L, -2, "__call");
+    lua_pushcclosure(L, re_gmatch, 3);
+    lua_setfield(L, -2, "gmatch");
     lua_setfield(L, -4, "re");                       /* sp: ngx, st, cache */
 
     /* What lua/ngx/re.lua needs besides ngx.re. */
