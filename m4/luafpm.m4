@@ -45,6 +45,13 @@ AC_DEFUN([LF_CHECK_CARES], [
   ])
 ])
 
+# LF_CHECK_PCRE2: PCRE2's 8-bit library (Debian libpcre2-dev) for ngx.re.
+AC_DEFUN([LF_CHECK_PCRE2], [
+  PKG_CHECK_MODULES([PCRE2], [libpcre2-8 >= 10.30], [], [
+    AC_MSG_ERROR([PCRE2 not found: install the Debian package libpcre2-dev ($PCRE2_PKG_ERRORS)])
+  ])
+])
+
 # LF_WARNINGS: -Wall -Wextra and friends, kept to what the compiler knows.
 AC_DEFUN([LF_WARNINGS], [
   LF_WARN_CFLAGS=

@@ -407,6 +407,26 @@ nilnil3xxx" ]
     [[ "$output" == *sandbox-memory* ]]
 }
 
+@test "8: a catastrophic ngx.re pattern ends at the sandbox's match limit with an error, fast; the worker goes on" {
+    local before
+    before=$(worker)
+    http GET '/sb/regex.lua?what=catastrophic'
+    echo "status $STATUS body: $BODY"
+    [ "$STATUS" = 200 ]
+    [ "$BODY" = "nil pcre_exec() failed: -8 fast" ]
+    # Under PCRE2's default limit for trusted code, over the sandbox's.
+    http GET '/sb/regex.lua?what=medium'
+    [ "$BODY" = "nil pcre_exec() failed: -8" ]
+    http GET '/sb/regex.lua?what=use'
+    [ "$BODY" = "key value a<1>b<22> 2 one,two 3 a[b]c" ]
+    [ "$(worker)" = "$before" ]
+}
+
+@test "6, 8: matches that hit the limit spend the instruction budget; a budget spent in an ngx.re.gsub callback is not caught" {
+    over_budget '/sb/regex.lua?what=loop' instruction
+    over_budget '/sb/regex.lua?what=callback' instruction
+}
+
 @test "8: one long C call (a backtracking pattern) is ended by --request-timeout; a new worker serves" {
     local before
     before=$(worker)

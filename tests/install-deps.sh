@@ -2,7 +2,7 @@
 # install-deps.sh - the Debian packages luafpm needs to build, test and demo.
 # Installs only what is missing; uses sudo when not root.
 set -euo pipefail
-packages=(build-essential autoconf automake pkg-config libfcgi-dev libluajit2-5.1-dev libssl-dev openssl libc-ares-dev
+packages=(build-essential autoconf automake pkg-config libfcgi-dev libluajit2-5.1-dev libssl-dev openssl libc-ares-dev libpcre2-dev
           luajit2 nginx apache2 bats curl python3 spawn-fcgi wrk lua-cjson procps groff-base
           redis-server memcached dnsmasq-base)
 missing=()

@@ -54,6 +54,8 @@ local whitelist = {
             "time", "now", "today", "update_time", "localtime", "utctime",
             "http_time", "cookie_time", "parse_http_time",
             "null",
+            -- regular expressions (PCRE2, the match limit always on)
+            "re",
         },
         ["ngx.req"] = {
             "get_method", "set_method", "http_version", "start_time", "is_internal",
@@ -61,6 +63,7 @@ local whitelist = {
             "read_body", "discard_body", "get_body_data",
         },
         ["ngx.resp"] = { "get_headers" },
+        ["ngx.re"] = { "match", "find", "gmatch", "sub", "gsub" },
     },
     -- Every number-valued member of ngx comes too: ngx.OK, ngx.ERR,
     -- ngx.HTTP_NOT_FOUND, ...

@@ -24,6 +24,7 @@ void lf_api_timer_init(lua_State *L);
 void lf_api_socket_init(lua_State *L);
 void lf_api_semaphore_init(lua_State *L);
 void lf_api_modules_init(lua_State *L);
+void lf_api_re_init(lua_State *L, const lf_conf_t *conf);
 /* The cosocket pool's idle connections closed (at the worker's exit). */
 void lf_api_socket_pool_free(void);
 

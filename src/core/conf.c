@@ -52,6 +52,10 @@ static const lf_option_t options[] = {
      "ngx.timer timers one worker holds waiting to run; past N ngx.timer.at returns nil, \"too many pending timers\" (default 1024, as lua_max_pending_timers)"},
     {"max-running-timers", 0, LF_OPT_INT, OFF(max_running_timers), "N", 1, 1048576, 1,
      "ngx.timer callbacks one worker runs at once; a timer due past N is not run and logged (default 256, as lua_max_running_timers)"},
+    {"regex-cache-max-entries", 0, LF_OPT_INT, OFF(regex_cache_max_entries), "N", 0, 1048576, 1,
+     "compiled ngx.re patterns (the \"o\" option) one worker keeps, the least recently used dropped first; 0 = none kept (default 1024, as lua_regex_cache_max_entries)"},
+    {"regex-match-limit", 0, LF_OPT_INT, OFF(regex_match_limit), "N", 0, 4294967295LL, 1,
+     "PCRE2's match limit for ngx.re: past it a match returns nil, \"pcre_exec() failed: -8\" instead of backtracking on (default 0 = PCRE2's own, 10000000, as lua_regex_match_limit); sandboxed scripts have at most 100000"},
     {"check-client-abort", 0, LF_OPT_ONOFF, OFF(check_client_abort), "on|off", 0, 0, 1,
      "watch the web server's connection while a request runs: when it closes (the client went away), the ngx.on_abort callback runs, or the request is stopped (default off, as lua_check_client_abort)"},
     {"ssl-trusted-certificate", 0, LF_OPT_STRING, OFF(ssl_trusted_certificate), "FILE", 0, 0, 1,
@@ -386,6 +390,10 @@ static int conf_defaults(lf_conf_t *conf, const char *tmpdir)
         conf->max_pending_timers = 1024;
     if (conf->max_running_timers == LF_UNSET)
         conf->max_running_timers = 256;
+    if (conf->regex_cache_max_entries == LF_UNSET)
+        conf->regex_cache_max_entries = 1024;
+    if (conf->regex_match_limit == LF_UNSET)
+        conf->regex_match_limit = 0;
     if (conf->check_client_abort == LF_UNSET)
         conf->check_client_abort = 0;
     if (conf->ssl_verify_depth == LF_UNSET)

@@ -13,6 +13,8 @@ typedef struct {
     long long workers;
     long long worker_connections; /* per worker, idle kept-alive ones included */
     long long max_pending_timers, max_running_timers; /* ngx.timer, per worker */
+    long long regex_cache_max_entries; /* ngx.re's "o" cache, per worker */
+    long long regex_match_limit; /* PCRE2's match limit, 0 = its default */
     int check_client_abort; /* 0/1: ngx.on_abort */
     const char *ssl_trusted_certificate; /* cosockets' TLS: CA file, NULL = none */
     long long ssl_verify_depth;

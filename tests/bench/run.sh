@@ -23,6 +23,8 @@
 #            through Debian's lua-nginx-redis over a pooled connection;
 #            luafpm and OpenResty only (needs redis-server and the library
 #            tests/install-deps.sh unpacks)
+#   regex    one ngx.re.match with "jo" (three captures) per request;
+#            luafpm and OpenResty only
 # Each is a warm-up run (not counted), then one measured run; after a
 # warm-up the backend is let serve what the warm-up left behind.
 #
@@ -52,12 +54,12 @@ DRAIN_WAIT=10  # after a warm-up, wait up to this long for the backend's queue
 WORKER_CONNECTIONS=1024
 POST_BYTES=32768
 PROCS_PER_BACKEND=2
-ALL_WORKLOADS="hello compute post ka wait redis"
+ALL_WORKLOADS="hello compute post ka wait redis regex"
 read -r -a WORKLOADS <<<"${BENCH_WORKLOADS:-$ALL_WORKLOADS}"
 for wl in "${WORKLOADS[@]}"; do
     [[ " $ALL_WORKLOADS " == *" $wl "* ]] || { echo "BENCH_WORKLOADS: unknown workload '$wl' (known: $ALL_WORKLOADS)" >&2; exit 1; }
 done
-LUA_ONLY=" redis " # workloads the C responder has no handler for
+LUA_ONLY=" redis regex " # workloads the C responder has no handler for
 LUA_NGINX_DIR=${LUAFPM_DEPS:-${XDG_CACHE_HOME:-$HOME/.cache}/luafpm}/lua-nginx/usr/share/lua/5.1
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -257,6 +259,7 @@ printf '%s\n' "$POST_BYTES" >"$RUN/expect/post"
 cp "$RUN/expect/hello" "$RUN/expect/ka"
 printf 'waited\n' >"$RUN/expect/wait"
 cp "$RUN/expect/hello" "$RUN/expect/redis"
+printf 'GET 12345 profile\n' >"$RUN/expect/regex"
 head -c "$POST_BYTES" /dev/zero | tr '\0' x >"$RUN/post.body"
 
 REDIS_PORT=0
@@ -488,7 +491,11 @@ echo
 echo "luafpm-ka / C-hello: $(ratio "${RPS[luafpm/ka]:-}" "${RPS[fcgi-c/hello]:-}")" \
     "(luafpm-ka / luafpm-hello: $(ratio "${RPS[luafpm/ka]:-}" "${RPS[luafpm/hello]:-}"))"
 [ ${#PEERS[@]} -gt 2 ] && echo "OpenResty / luafpm, hello: $(ratio "${RPS[openresty/hello]:-}" "${RPS[luafpm/hello]:-}")," \
-    "wait: $(ratio "${RPS[openresty/wait]:-}" "${RPS[luafpm/wait]:-}")"
+    "wait: $(ratio "${RPS[openresty/wait]:-}" "${RPS[luafpm/wait]:-}")," \
+    "redis: $(ratio "${RPS[openresty/redis]:-}" "${RPS[luafpm/redis]:-}")," \
+    "regex: $(ratio "${RPS[openresty/regex]:-}" "${RPS[luafpm/regex]:-}")" &&
+    echo "regex / hello (what the match adds to a request): luafpm $(ratio "${RPS[luafpm/regex]:-}" "${RPS[luafpm/hello]:-}")," \
+    "OpenResty $(ratio "${RPS[openresty/regex]:-}" "${RPS[openresty/hello]:-}")"
 [ -n "$OPENRESTY_NOTE" ] && echo "$OPENRESTY_NOTE."
 [ -n "$REDIS_NOTE" ] && echo "$REDIS_NOTE."
 for n in "${notes[@]}"; do echo "$n"; done

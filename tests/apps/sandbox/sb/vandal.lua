@@ -25,6 +25,10 @@ try("getmetatable(ngx.var).__index", function() getmetatable(ngx.var).__index = 
 try("getmetatable(ngx.header).__newindex", function() getmetatable(ngx.header).__newindex = nil end)
 try("getmetatable(headers)", function() getmetatable(ngx.req.get_headers()).__index = nil end)
 try("rawset(getmetatable)", function() rawset(getmetatable(_G), "__index", {}) end)
+try("ngx.re.match=", function() ngx.re.match = nil end)
+try("rawset(ngx.re)", function() rawset(ngx.re, "gsub", nil) end)
+try("setmetatable(ngx.re)", function() setmetatable(ngx.re, nil) end)
+try("gmatch iterator mt", function() getmetatable(ngx.re.gmatch("a", "a")).__call = nil end)
 try("string mt via rep", function() local s = ("").rep; s.x = 1 end)
 -- Writes to our own globals are allowed: they live for this request.
 print = nil
