@@ -22,6 +22,8 @@ void lf_api_coroutine_init(lua_State *L);
 void lf_api_thread_init(lua_State *L);
 void lf_api_timer_init(lua_State *L);
 void lf_api_socket_init(lua_State *L);
+/* ngx.shared: the zones of lf_dict_set_current (shm_set.h). */
+void lf_api_shdict_init(lua_State *L);
 /* The cosocket pool's idle connections closed (at the worker's exit). */
 void lf_api_socket_pool_free(void);
 
