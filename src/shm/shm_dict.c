@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "shm_dict.h"
 
 #define DICT_MAGIC 0x6c666463 /* "lfdc" */
@@ -317,7 +318,14 @@ static uint32_t dict_alloc(lf_dict_t *d, uint32_t n, int evict, uint64_t now, in
 
 static int dict_lock(lf_dict_t *d)
 {
-    return lf_zone_lock(&d->zone) < 0 ? LF_DICT_ELOCK : 0;
+    int rc = lf_zone_lock(&d->zone);
+    if (rc == 1)
+        lf_log(LF_LOG_WARN, "shared dict \"%s\": a process died holding its lock; its unfinished "
+               "update was undone", d->name);
+    else if (rc < 0)
+        lf_log_every(LF_LOG_REPEAT_SECS, LF_LOG_ALERT, errno, "shared dict \"%s\": lock failed",
+                     d->name);
+    return rc < 0 ? LF_DICT_ELOCK : 0;
 }
 
 static void dict_unlock(lf_dict_t *d)
