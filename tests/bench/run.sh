@@ -19,6 +19,8 @@
 #            cannot hold the backend the other workloads use; FastCGI peers
 #            only
 #   wait     ngx.sleep(0.01) (usleep in C) per request, wrk -c256
+#   dict     one ngx.shared incr and one get per request (a 1m zone,
+#            --shared-dict / lua_shared_dict); luafpm and OpenResty only
 # Each is a warm-up run (not counted), then one measured run; after a
 # warm-up the backend is let serve what the warm-up left behind.
 #
@@ -47,7 +49,7 @@ DRAIN_WAIT=10  # after a warm-up, wait up to this long for the backend's queue
 WORKER_CONNECTIONS=1024
 POST_BYTES=32768
 PROCS_PER_BACKEND=2
-WORKLOADS=(hello compute post ka wait)
+WORKLOADS=(hello compute post ka wait dict)
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -85,7 +87,8 @@ fi
 
 peer_workloads() { # peer -> the workloads it runs
     case $1 in
-        openresty) echo hello compute post wait ;; # no FastCGI hop: no ka
+        openresty) echo hello compute post wait dict ;; # no FastCGI hop: no ka
+        fcgi-c) echo hello compute post ka wait ;; # no shared dict in C
         *) echo "${WORKLOADS[@]}" ;;
     esac
 }
@@ -232,6 +235,7 @@ awk 'BEGIN { print "<table>"; for (i = 1; i <= 200; i++) printf "<tr><td>%d</td>
 printf '%s\n' "$POST_BYTES" >"$RUN/expect/post"
 cp "$RUN/expect/hello" "$RUN/expect/ka"
 printf 'waited\n' >"$RUN/expect/wait"
+cp "$RUN/expect/hello" "$RUN/expect/dict"
 head -c "$POST_BYTES" /dev/zero | tr '\0' x >"$RUN/post.body"
 
 start_backend() { # peer stack
@@ -241,7 +245,7 @@ start_backend() { # peer stack
     case $peer in
         luafpm)
             "$LUAFPM_BIN" --listen "127.0.0.1:$port" --workers "$PROCS_PER_BACKEND" \
-                --root "$RUN/www/lua" --body-buffer-size "$BODY_BUFFER_SIZE" \
+                --root "$RUN/www/lua" --body-buffer-size "$BODY_BUFFER_SIZE" --shared-dict bench:1m \
                 --error-log "$RUN/logs/$stack.log" >"$RUN/logs/$stack.out" 2>&1 &
             pid=$!
             track "$pid" "luafpm master ($stack)"
@@ -433,9 +437,9 @@ sep+="---:|---:|---:|"
 echo "$head"
 echo "$sep"
 for wl in "${WORKLOADS[@]}"; do
-    row="| $wl | ${RPS[luafpm/$wl]} | ${RPS[fcgi-c/$wl]} |"
+    row="| $wl | ${RPS[luafpm/$wl]} | ${RPS[fcgi-c/$wl]:-—} |"
     [ ${#PEERS[@]} -gt 2 ] && row+=" ${RPS[openresty/$wl]:-—} |"
-    row+=" $(ratio "${RPS[luafpm/$wl]}" "${RPS[fcgi-c/$wl]}") | ${P99[luafpm/$wl]} | ${P99[fcgi-c/$wl]} |"
+    row+=" $(ratio "${RPS[luafpm/$wl]}" "${RPS[fcgi-c/$wl]:-}") | ${P99[luafpm/$wl]} | ${P99[fcgi-c/$wl]:-—} |"
     echo "$row"
 done
 echo
@@ -443,6 +447,8 @@ echo "luafpm-ka / C-hello: $(ratio "${RPS[luafpm/ka]}" "${RPS[fcgi-c/hello]}")" 
     "(luafpm-ka / luafpm-hello: $(ratio "${RPS[luafpm/ka]}" "${RPS[luafpm/hello]}"))"
 [ ${#PEERS[@]} -gt 2 ] && echo "OpenResty / luafpm, hello: $(ratio "${RPS[openresty/hello]}" "${RPS[luafpm/hello]}")," \
     "wait: $(ratio "${RPS[openresty/wait]}" "${RPS[luafpm/wait]}")"
+[ ${#PEERS[@]} -gt 2 ] && echo "luafpm / OpenResty, dict: $(ratio "${RPS[luafpm/dict]}" "${RPS[openresty/dict]}")" \
+    "(luafpm dict / luafpm hello: $(ratio "${RPS[luafpm/dict]}" "${RPS[luafpm/hello]}"))"
 [ -n "$OPENRESTY_NOTE" ] && echo "$OPENRESTY_NOTE."
 for n in "${notes[@]}"; do echo "$n"; done
 exit 0
