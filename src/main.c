@@ -25,6 +25,7 @@
 #include "priv.h"
 #include "sandbox.h"
 #include "script.h"
+#include "shm_set.h"
 #include "vm.h"
 #include "worker.h"
 
@@ -136,6 +137,19 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    /* The shared dicts, before any VM or fork: every worker maps them. */
+    lf_dict_set_t dicts;
+    if (lf_dict_set_open(&dicts, &conf, NULL, err, sizeof(err)) != 0) {
+        fprintf(stderr, "luafpm: %s\n", err);
+        lf_log(LF_LOG_EMERG, "%s", err);
+        if (conf.pid_file)
+            lf_pidfile_remove(conf.pid_file);
+        lf_listen_close(&listen, 1);
+        lf_conf_free(&conf);
+        return 1;
+    }
+    lf_dict_set_current = &dicts;
+
     int rc;
     if (conf.workers == 0) {
         /* Ready as far as systemd is concerned: the socket accepts (the
@@ -156,6 +170,8 @@ int main(int argc, char **argv)
     lf_listen_close(&listen, 1);
     if (conf.pid_file)
         lf_pidfile_remove(conf.pid_file);
+    lf_dict_set_current = NULL;
+    lf_dict_set_close(&dicts);
     lf_conf_free(&conf);
     return rc;
 }

@@ -6,12 +6,11 @@
 # The public cases and luafpm's own (cases/luafpm/, checked against the
 # real module too).  Left out (tests/compat/SOURCE.md lists them):
 # globals-shared (luafpm isolates handler globals on purpose, design.md
-# point 3) and the tags of features not built yet: shared (the timer
-# cases that need ngx.shared wait for it with the shared tag).
+# point 3).
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export WORKER_BIN=${LUAFPM_BIN:-$here/../luafpm}
-skip=globals-shared,shared
+skip=globals-shared
 
 cases=$(mktemp -d "${TMPDIR:-/tmp}/luafpm-compat.XXXXXX") || exit 1
 trap 'rm -rf "$cases"' EXIT

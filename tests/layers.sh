@@ -6,7 +6,7 @@
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src=${LUAFPM_SRCDIR:-$here/..}/src
-order="core event fcgi lua request api process tools main"
+order="core shm event fcgi lua request api process tools main"
 
 rank() { # rank LAYER
     local i=0 l

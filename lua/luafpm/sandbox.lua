@@ -79,7 +79,8 @@ local whitelist = {
 -- getfenv, setfenv, collectgarbage, gcinfo, newproxy, package,
 -- string.dump, math.randomseed (it would steer other requests' numbers),
 -- ngx.sleep (it holds the worker without spending the budget),
--- ngx.location, ngx.config, ngx.worker, ngx.req.get_body_file (a path).
+-- ngx.location, ngx.config, ngx.worker, ngx.req.get_body_file (a path),
+-- ngx.shared (the trusted code's zones: doc/api.md, ngx.shared.DICT).
 
 -- Called once per VM.  over() tells whether the running sandboxed request
 -- has spent a budget, stop() ends it (yields to C, past everything).

@@ -222,6 +222,7 @@ void lf_api_init(lua_State *L, const lf_conf_t *conf)
     lf_api_socket_init(L);
     lf_api_semaphore_init(L);
     lf_api_re_init(L, conf);
+    lf_api_shdict_init(L);
 
     lua_createtable(L, 0, 2);                        /* sp: ngx, mt */
     lua_pushcfunction(L, api_ngx_index);

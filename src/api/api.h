@@ -25,6 +25,8 @@ void lf_api_socket_init(lua_State *L);
 void lf_api_semaphore_init(lua_State *L);
 void lf_api_modules_init(lua_State *L);
 void lf_api_re_init(lua_State *L, const lf_conf_t *conf);
+/* ngx.shared: the zones of lf_dict_set_current (shm_set.h). */
+void lf_api_shdict_init(lua_State *L);
 /* The cosocket pool's idle connections closed (at the worker's exit). */
 void lf_api_socket_pool_free(void);
 

@@ -20,6 +20,7 @@ typedef enum {
     LF_OPT_SECONDS, /* a duration: 1.5, 500ms, 2s, 1m; stored in a double */
     LF_OPT_ONOFF,
     LF_OPT_LEVEL,
+    LF_OPT_DICT,   /* NAME:SIZE, repeatable: appended to a lf_conf_dict_t list */
 } lf_opt_type_t;
 
 typedef struct {
@@ -104,6 +105,8 @@ static const lf_option_t options[] = {
      "Lua VM instructions a sandboxed request may run before it ends with 500 (default 10000000; 0 = no limit)"},
     {"sandbox-memory", 0, LF_OPT_SIZE, OFF(sandbox_memory), "SIZE", 0, 1LL << 40, 1,
      "bytes a sandboxed request may add to its worker's Lua heap before it ends with 500, counted after garbage is collected; one allocation over SIZE is refused before it happens (default 32m; 0 = no limit)"},
+    {"shared-dict", 0, LF_OPT_DICT, OFF(shared_dicts), "NAME:SIZE", 8192, 1LL << 40, 1,
+     "a shared memory zone for ngx.shared.NAME, SIZE bytes (k, m or g suffix; at least 8k), made by the master and shared by every worker; repeatable (in a config file too, one line each); a reload keeps a zone whose name and size are unchanged, contents and all (as lua_shared_dict)"},
     {"status-path", 0, LF_OPT_STRING, OFF(status_path), "PATH", 0, 0, 1,
      "answer this SCRIPT_NAME (or DOCUMENT_URI) with the pool's status: text, ?json, ?openmetrics, ?full for every worker"},
     {"ping-path", 0, LF_OPT_STRING, OFF(ping_path), "PATH", 0, 0, 1,
@@ -161,8 +164,59 @@ static void conf_init(lf_conf_t *conf)
         case LF_OPT_STRING:
             *(char **)field = NULL;
             break;
+        case LF_OPT_DICT:
+            break; /* memset: an empty list */
         }
     }
+}
+
+static int conf_set(lf_conf_t *conf, const lf_option_t *opt, const char *value, char *err,
+                    size_t errlen);
+
+/* --shared-dict NAME:SIZE: a name of letters, digits, '_', '-' or '.'
+ * (at most 63), a size as LF_OPT_SIZE's; a name given twice is an error. */
+static int conf_add_dict(lf_conf_t *conf, const lf_option_t *opt, const char *value, char *err,
+                         size_t errlen)
+{
+    const char *colon = strrchr(value, ':');
+    size_t nlen = colon ? (size_t)(colon - value) : 0;
+    int good = nlen > 0 && nlen <= 63;
+    for (size_t i = 0; good && i < nlen; i++)
+        good = isalnum((unsigned char)value[i]) || strchr("_-.", value[i]) != NULL;
+    if (!good) {
+        snprintf(err, errlen, "invalid value \"%s\" for option \"%s\" (expected NAME:SIZE, a name of at most 63 letters, digits, '_', '-' or '.')",
+                 value, opt->name);
+        return -1;
+    }
+    for (int i = 0; i < conf->nshared_dicts; i++)
+        if (strlen(conf->shared_dicts[i].name) == nlen &&
+            memcmp(conf->shared_dicts[i].name, value, nlen) == 0) {
+            snprintf(err, errlen, "shared dict \"%.*s\" is defined twice", (int)nlen, value);
+            return -1;
+        }
+    /* The size through the LF_OPT_SIZE parser, with this option's range. */
+    lf_option_t size_opt = *opt;
+    size_opt.type = LF_OPT_SIZE;
+    size_opt.offset = OFF(max_body); /* a scratch field, restored below */
+    long long saved = conf->max_body;
+    if (conf_set(conf, &size_opt, colon + 1, err, errlen) != 0)
+        return -1;
+    long long size = conf->max_body;
+    conf->max_body = saved;
+    lf_conf_dict_t *v = realloc(conf->shared_dicts, (size_t)(conf->nshared_dicts + 1) * sizeof(*v));
+    char *name = strndup(value, nlen);
+    if (v == NULL || name == NULL) {
+        free(name);
+        if (v)
+            conf->shared_dicts = v;
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    conf->shared_dicts = v;
+    v[conf->nshared_dicts].name = name;
+    v[conf->nshared_dicts].size = size;
+    conf->nshared_dicts++;
+    return 0;
 }
 
 /* Store one option's value; -1 with a message (without location) on error. */
@@ -223,6 +277,8 @@ static int conf_set(lf_conf_t *conf, const lf_option_t *opt, const char *value, 
         *(long long *)field = v << shift;
         return 0;
     }
+    case LF_OPT_DICT:
+        return conf_add_dict(conf, opt, value, err, errlen);
     case LF_OPT_SECONDS: {
         char *end;
         errno = 0;
@@ -334,7 +390,7 @@ static int conf_read_file(lf_conf_t *conf, const char *path, unsigned char *src,
             break;
         }
         size_t idx = (size_t)(opt - options);
-        if (src[idx] == SRC_FILE) {
+        if (src[idx] == SRC_FILE && opt->type != LF_OPT_DICT) {
             snprintf(errbuf, errlen, "%s:%u: duplicate option \"%s\"", path, lineno, name);
             rc = -1;
             break;
@@ -545,6 +601,11 @@ void lf_conf_free(lf_conf_t *conf)
             free(*field);
             *field = NULL;
         }
+    for (int i = 0; i < conf->nshared_dicts; i++)
+        free(conf->shared_dicts[i].name);
+    free(conf->shared_dicts);
+    conf->shared_dicts = NULL;
+    conf->nshared_dicts = 0;
 }
 
 void lf_conf_usage(const char *prog)
@@ -663,6 +724,7 @@ static int format_default(const lf_conf_t *d, const lf_option_t *o, char *buf, s
         return 0;
     }
     case LF_OPT_FLAG:
+    case LF_OPT_DICT:
         break;
     }
     return -1;

@@ -7,6 +7,12 @@
 
 #define LF_UNSET (-1)
 
+/* One --shared-dict NAME:SIZE. */
+typedef struct {
+    char *name;
+    long long size;
+} lf_conf_dict_t;
+
 typedef struct {
     char *listen;
     long long backlog;
@@ -42,6 +48,8 @@ typedef struct {
     char *sandbox_root;          /* untrusted scripts, NULL = none */
     long long sandbox_instructions; /* per sandboxed request, 0 = no limit */
     long long sandbox_memory;    /* bytes per sandboxed request, 0 = no limit */
+    lf_conf_dict_t *shared_dicts;  /* --shared-dict, repeatable */
+    int nshared_dicts;
     char *status_path;
     char *ping_path;
     char *user;

@@ -27,6 +27,7 @@
 #include "notify.h"
 #include "scoreboard.h"
 #include "proc.h"
+#include "shm_set.h"
 #include "timeout.h"
 #include "vm.h"
 #include "worker.h"
@@ -60,6 +61,7 @@ typedef struct {
     lf_root_t root;
     lf_listen_t listen;
     lf_vm_t *vm;        /* prepared with the new --init, NULL without cache */
+    lf_dict_set_t dicts; /* its shared dicts: unchanged ones are the old zones */
     int new_listen;     /* listen differs: a socket of its own */
     unsigned gen;
     double deadline;    /* every worker ready by then, or the reload fails */
@@ -70,6 +72,7 @@ typedef struct {
     lf_listen_t *listen; /* replaced in place by a reload) */
     lf_root_t *root;
     lf_vm_t *vm;        /* prepared before the fork: the workers share it */
+    lf_dict_set_t *dicts; /* the serving shared dicts (main's, replaced in place) */
     unsigned gen;
     lf_child_t *kids;
     int nkids, cap;
@@ -159,7 +162,8 @@ static int master_signals_install(void)
 
 /* Fork worker c of a generation; the child never returns into master code. */
 static void master_spawn(lf_master_t *m, lf_child_t *c, const lf_conf_t *conf,
-                         const lf_listen_t *listen, const lf_root_t *root, lf_vm_t *vm)
+                         const lf_listen_t *listen, const lf_root_t *root, lf_vm_t *vm,
+                         lf_dict_set_t *dicts)
 {
     sigset_t all, old;
     sigfillset(&all);
@@ -177,6 +181,7 @@ static void master_spawn(lf_master_t *m, lf_child_t *c, const lf_conf_t *conf,
         close(m->ready[0]);
         lf_worker_signals_install();
         sigprocmask(SIG_SETMASK, &old, NULL);
+        lf_dict_set_current = dicts; /* its generation's zones */
         lf_worker_args_t args = {
             .conf = conf, .listen = listen, .root = root, .id = c->id,
             .life_fd = m->life[0], .ready_fd = m->ready[1], .sb_slot = c->sb_slot,
@@ -243,6 +248,7 @@ static lf_child_t *master_add_child(lf_master_t *m, int id, unsigned gen)
 static void pending_free(lf_master_t *m, lf_pending_t *p, int unlink_path)
 {
     lf_vm_close(p->vm);
+    lf_dict_set_close(&p->dicts);
     if (p->new_listen)
         lf_listen_close(&p->listen, unlink_path);
     lf_conf_free(&p->conf);
@@ -319,9 +325,14 @@ static void master_reload_start(lf_master_t *m)
     if (why == NULL && strcmp(p->conf.error_log, m->conf->error_log) != 0 &&
         lf_log_open(p->conf.error_log, err, sizeof(err)) != 0)
         why = err;
+    if (why == NULL && lf_dict_set_open(&p->dicts, &p->conf, m->dicts, err, sizeof(err)) != 0)
+        why = err;
     if (why == NULL && p->conf.code_cache) {
-        /* The new --init runs here, as at start; an error keeps the old. */
+        /* The new --init runs here, as at start, with the new zones; an
+         * error keeps the old. */
+        lf_dict_set_current = &p->dicts;
         p->vm = lf_vm_prepare(&p->conf, &p->root, err, sizeof(err));
+        lf_dict_set_current = m->dicts;
         if (p->vm == NULL)
             why = err;
     }
@@ -344,7 +355,7 @@ static void master_reload_start(lf_master_t *m)
             master_reload_abandon(m, "out of memory");
             return;
         }
-        master_spawn(m, c, &p->conf, ls, &p->root, p->vm);
+        master_spawn(m, c, &p->conf, ls, &p->root, p->vm, &p->dicts);
         if (c->pid == 0) {
             master_reload_abandon(m, "fork() failed");
             return;
@@ -380,6 +391,9 @@ static void master_reload_finish(lf_master_t *m)
     lf_vm_close(m->vm);
     m->vm = p->vm;
     p->vm = NULL;
+    lf_dict_set_close(m->dicts);
+    *m->dicts = p->dicts;
+    memset(&p->dicts, 0, sizeof(p->dicts));
     lf_conf_free(m->conf);
     *m->conf = p->conf;
     memset(&p->conf, 0, sizeof(p->conf));
@@ -548,7 +562,7 @@ static double master_tend(lf_master_t *m, double now)
         if (c->gen != m->gen || c->pid != 0)
             continue;
         if (c->respawn_at <= now)
-            master_spawn(m, c, m->conf, m->listen, m->root, m->vm);
+            master_spawn(m, c, m->conf, m->listen, m->root, m->vm, m->dicts);
         if (c->pid == 0)
             DUE(c->respawn_at);
     }
@@ -571,6 +585,7 @@ int lf_master_run(lf_conf_t *conf, lf_listen_t *listen, lf_root_t *root)
     m.conf = conf;
     m.listen = listen;
     m.root = root;
+    m.dicts = lf_dict_set_current;
     m.state = MASTER_RUNNING;
     m.life[0] = m.life[1] = m.ready[0] = m.ready[1] = -1;
     if (master_signals_install() != 0 || master_pipe(m.life, 0) != 0 ||

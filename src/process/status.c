@@ -15,6 +15,7 @@
 #include "log.h"
 #include "request.h"
 #include "scoreboard.h"
+#include "shm_set.h"
 #include "status.h"
 
 typedef enum { FMT_TEXT, FMT_JSON, FMT_OPENMETRICS } lf_status_fmt_t;
@@ -135,7 +136,67 @@ static double slot_duration(const lf_sb_slot_t *s, double now)
     return s->state == LF_SB_BUSY ? now - s->request_start : s->last_duration;
 }
 
-static void render_text(lf_buf_t *b, const lf_pool_t *p, int full, double now)
+/* Each --shared-dict zone of this worker's generation: capacity, free
+ * space (whole 4k pages, as free_space()) and items stored. */
+static void render_dicts_text(lf_buf_t *b, int check)
+{
+    const lf_dict_set_t *set = lf_dict_set_current;
+    for (int i = 0; set && i < set->n; i++) {
+        lf_dict_stats_t st;
+        lf_dict_stats(set->dicts[i], &st);
+        lf_buf_appendf(b, "shared dict:          %s capacity %zu free space %zu items %zu recovered %u\n",
+                       set->dicts[i]->name, st.capacity, st.free_space, st.items, st.recoveries);
+        if (check) {
+            const char *bad = lf_dict_check(set->dicts[i]);
+            lf_buf_appendf(b, "shared dict check:    %s %s\n", set->dicts[i]->name, bad ? bad : "ok");
+        }
+    }
+}
+
+static void render_dicts_json(lf_buf_t *b, int check)
+{
+    const lf_dict_set_t *set = lf_dict_set_current;
+    lf_buf_appendf(b, ",\"shared dicts\":[");
+    for (int i = 0; set && i < set->n; i++) {
+        lf_dict_stats_t st;
+        lf_dict_stats(set->dicts[i], &st);
+        lf_buf_appendf(b, "%s{\"name\":\"", i ? "," : "");
+        append_json(b, set->dicts[i]->name);
+        lf_buf_appendf(b, "\",\"capacity\":%zu,\"free space\":%zu,\"items\":%zu,\"recovered\":%u",
+                       st.capacity, st.free_space, st.items, st.recoveries);
+        if (check) {
+            const char *bad = lf_dict_check(set->dicts[i]);
+            lf_buf_appendf(b, ",\"check\":\"%s\"", bad ? bad : "ok");
+        }
+        lf_buf_appendf(b, "}");
+    }
+    lf_buf_appendf(b, "]");
+}
+
+static void render_dicts_openmetrics(lf_buf_t *b)
+{
+    const lf_dict_set_t *set = lf_dict_set_current;
+    if (set == NULL || set->n == 0)
+        return;
+    static const char *const names[] = {"shared_dict_capacity_bytes", "shared_dict_free_bytes",
+                                        "shared_dict_items"};
+    static const char *const helps[] = {"The zone's size.", "Free space, in whole 4 KiB pages.",
+                                        "Items stored, expired ones not yet removed included."};
+    lf_dict_stats_t st[64];
+    int n = set->n < 64 ? set->n : 64;
+    for (int i = 0; i < n; i++)
+        lf_dict_stats(set->dicts[i], &st[i]);
+    for (int m = 0; m < 3; m++) {
+        lf_buf_appendf(b, "# TYPE luafpm_%s gauge\n# HELP luafpm_%s %s\n", names[m], names[m], helps[m]);
+        for (int i = 0; i < n; i++) {
+            lf_buf_appendf(b, "luafpm_%s{dict=\"", names[m]);
+            append_label(b, set->dicts[i]->name);
+            lf_buf_appendf(b, "\"} %zu\n", m == 0 ? st[i].capacity : m == 1 ? st[i].free_space : st[i].items);
+        }
+    }
+}
+
+static void render_text(lf_buf_t *b, const lf_pool_t *p, int full, int check, double now)
 {
     lf_buf_appendf(b, "pool:                 luafpm\nprocess manager:      static\nstart time:           ");
     append_time(b, p->start);
@@ -148,6 +209,7 @@ static void render_text(lf_buf_t *b, const lf_pool_t *p, int full, double now)
                    "skipped requests:     %llu\n",
                    p->idle, p->active, p->total, p->max_active, (unsigned long long)p->slow,
                    (unsigned long long)p->skipped);
+    render_dicts_text(b, check);
     if (!full)
         return;
     lf_sb_slot_t s;
@@ -182,7 +244,7 @@ static void render_text(lf_buf_t *b, const lf_pool_t *p, int full, double now)
     }
 }
 
-static void render_json(lf_buf_t *b, const lf_pool_t *p, int full, double now)
+static void render_json(lf_buf_t *b, const lf_pool_t *p, int full, int check, double now)
 {
     lf_buf_appendf(b,
                    "{\"pool\":\"luafpm\",\"process manager\":\"static\",\"start time\":%.0f,"
@@ -193,6 +255,7 @@ static void render_json(lf_buf_t *b, const lf_pool_t *p, int full, double now)
                    p->start, now - p->start, (unsigned long long)p->accepted, p->queue, p->queue_len,
                    p->idle, p->active, p->total, p->max_active, (unsigned long long)p->slow,
                    (unsigned long long)p->skipped);
+    render_dicts_json(b, check);
     if (full) {
         lf_buf_appendf(b, ",\"processes\":[");
         int first = 1;
@@ -257,6 +320,7 @@ static void render_openmetrics(lf_buf_t *b, const lf_pool_t *p, int full, double
     metric(b, "skipped_requests", "counter",
            "Requests not run: their web server had closed the connection before they started.",
            (double)p->skipped);
+    render_dicts_openmetrics(b);
     if (full) {
         static const char *const names[] = {"process_requests", "process_request_duration_seconds",
                                             "process_lua_heap_bytes", "process_state"};
@@ -333,15 +397,17 @@ int lf_status_render(lf_buf_t *out, int page, const char *query, int listen_fd,
     pool_read(&pool, listen_fd);
     double now = lf_sb_now();
     int full = query_has(query, "full");
+    /* ?check walks every zone under its lock (lf_dict_check): a debug aid. */
+    int check = query_has(query, "check");
     if (query_has(query, "json")) {
         *content_type = "application/json";
-        render_json(out, &pool, full, now);
+        render_json(out, &pool, full, check, now);
     } else if (query_has(query, "openmetrics")) {
         *content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
         render_openmetrics(out, &pool, full, now);
     } else {
         *content_type = "text/plain";
-        render_text(out, &pool, full, now);
+        render_text(out, &pool, full, check, now);
     }
     return 0;
 }

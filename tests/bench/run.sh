@@ -25,6 +25,8 @@
 #            tests/install-deps.sh unpacks)
 #   regex    one ngx.re.match with "jo" (three captures) per request;
 #            luafpm and OpenResty only
+#   dict     one ngx.shared incr and one get per request (a 1m zone,
+#            --shared-dict / lua_shared_dict); luafpm and OpenResty only
 # Each is a warm-up run (not counted), then one measured run; after a
 # warm-up the backend is let serve what the warm-up left behind.
 #
@@ -54,12 +56,12 @@ DRAIN_WAIT=10  # after a warm-up, wait up to this long for the backend's queue
 WORKER_CONNECTIONS=1024
 POST_BYTES=32768
 PROCS_PER_BACKEND=2
-ALL_WORKLOADS="hello compute post ka wait redis regex"
+ALL_WORKLOADS="hello compute post ka wait redis regex dict"
 read -r -a WORKLOADS <<<"${BENCH_WORKLOADS:-$ALL_WORKLOADS}"
 for wl in "${WORKLOADS[@]}"; do
     [[ " $ALL_WORKLOADS " == *" $wl "* ]] || { echo "BENCH_WORKLOADS: unknown workload '$wl' (known: $ALL_WORKLOADS)" >&2; exit 1; }
 done
-LUA_ONLY=" redis regex " # workloads the C responder has no handler for
+LUA_ONLY=" redis regex dict " # workloads the C responder has no handler for
 LUA_NGINX_DIR=${LUAFPM_DEPS:-${XDG_CACHE_HOME:-$HOME/.cache}/luafpm}/lua-nginx/usr/share/lua/5.1
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -260,6 +262,7 @@ cp "$RUN/expect/hello" "$RUN/expect/ka"
 printf 'waited\n' >"$RUN/expect/wait"
 cp "$RUN/expect/hello" "$RUN/expect/redis"
 printf 'GET 12345 profile\n' >"$RUN/expect/regex"
+cp "$RUN/expect/hello" "$RUN/expect/dict"
 head -c "$POST_BYTES" /dev/zero | tr '\0' x >"$RUN/post.body"
 
 REDIS_PORT=0
@@ -282,7 +285,7 @@ start_backend() { # peer stack
         luafpm)
             "$LUAFPM_BIN" --listen "127.0.0.1:$port" --workers "$PROCS_PER_BACKEND" \
                 --root "$RUN/www/lua" --body-buffer-size "$BODY_BUFFER_SIZE" \
-                --lua-path "$LUA_NGINX_DIR/?.lua;;" \
+                --lua-path "$LUA_NGINX_DIR/?.lua;;" --shared-dict bench:1m \
                 --error-log "$RUN/logs/$stack.log" >"$RUN/logs/$stack.out" 2>&1 &
             pid=$!
             track "$pid" "luafpm master ($stack)"
@@ -496,6 +499,8 @@ echo "luafpm-ka / C-hello: $(ratio "${RPS[luafpm/ka]:-}" "${RPS[fcgi-c/hello]:-}
     "regex: $(ratio "${RPS[openresty/regex]:-}" "${RPS[luafpm/regex]:-}")" &&
     echo "regex / hello (what the match adds to a request): luafpm $(ratio "${RPS[luafpm/regex]:-}" "${RPS[luafpm/hello]:-}")," \
     "OpenResty $(ratio "${RPS[openresty/regex]:-}" "${RPS[openresty/hello]:-}")"
+[ ${#PEERS[@]} -gt 2 ] && echo "luafpm / OpenResty, dict: $(ratio "${RPS[luafpm/dict]:-}" "${RPS[openresty/dict]:-}")" \
+    "(luafpm dict / luafpm hello: $(ratio "${RPS[luafpm/dict]:-}" "${RPS[luafpm/hello]:-}"))"
 [ -n "$OPENRESTY_NOTE" ] && echo "$OPENRESTY_NOTE."
 [ -n "$REDIS_NOTE" ] && echo "$REDIS_NOTE."
 for n in "${notes[@]}"; do echo "$n"; done

@@ -1,0 +1,1 @@
+ngx.say("shared: ", type(ngx.shared))
