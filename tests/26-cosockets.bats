@@ -194,3 +194,19 @@ random 16" ]
     done
     kill "$LF_PID"
 }
+
+@test "Debian's nginx.websocket.client runs unchanged against a websocket echo server (websocketd)" {
+    need_lua_nginx
+    [ -f "$LUA_NGINX_DIR/nginx/websocket/client.lua" ] || skip "lua-nginx-websocket not unpacked (tests/install-deps.sh)"
+    command -v websocketd >/dev/null || skip "websocketd is not installed (tests/install-deps.sh installs it)"
+    local port
+    port=$(free_port)
+    websocketd --port="$port" --address=127.0.0.1 cat >"$WORK/websocketd.out" 2>&1 &
+    echo $! >>"$WORK/extra.pids"
+    wait_port "$port"
+    http GET "/ws.lua?port=$port"
+    [ "$STATUS" = 200 ]
+    [ "$BODY" = "text: hello nil
+text: second message nil
+close: 1" ]
+}

@@ -73,3 +73,14 @@ dns_get() { # dns_get HOST: the handler's output through luafpm
     run dns_get name.test
     [ "$output" = 'connect nil no resolver defined to resolve "name.test"' ]
 }
+
+@test "Debian's nginx.dns.resolver runs unchanged: an A query over UDP and over TCP to the DNS server" {
+    [ -f "$LUA_NGINX_DIR/nginx/dns/resolver.lua" ] || skip "lua-nginx-dns not unpacked (tests/install-deps.sh)"
+    start_luafpm --workers 1 --lua-path "$LUA_NGINX_DIR/?.lua;;"
+    echo "$LF_PID" >>"$WORK/extra.pids"
+    run python3 "$TESTS_DIR/lib/fcgi_client.py" "$LF_ADDR" --timeout 10 \
+        --param SCRIPT_FILENAME="$WORK/root/dns_client.lua" --param QUERY_STRING="port=$DNS_PORT"
+    echo "$output"
+    [[ "$output" == *"udp name.test 127.0.0.1 type 1
+tcp name.test 127.0.0.1 type 1"* ]]
+}
