@@ -56,6 +56,19 @@ static void main_vm_install(lua_State *L, const lf_conf_t *conf)
         lf_sandbox_init(L);
 }
 
+/* A start-up failure after the socket and the pid file: say why, undo
+ * them, exit 1. */
+static int main_give_up(lf_conf_t *conf, lf_listen_t *listen, const char *err)
+{
+    fprintf(stderr, "luafpm: %s\n", err);
+    lf_log(LF_LOG_EMERG, "%s", err);
+    if (conf->pid_file)
+        lf_pidfile_remove(conf->pid_file);
+    lf_listen_close(listen, 1);
+    lf_conf_free(conf);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     lf_vm_install = main_vm_install;
@@ -127,27 +140,13 @@ int main(int argc, char **argv)
         return 1;
     }
     if ((conf.pid_file && lf_pidfile_write(conf.pid_file, err, sizeof(err)) != 0) ||
-        main_drop_privileges(&conf, &listen, &root, &priv, err, sizeof(err)) != 0) {
-        fprintf(stderr, "luafpm: %s\n", err);
-        lf_log(LF_LOG_EMERG, "%s", err);
-        if (conf.pid_file)
-            lf_pidfile_remove(conf.pid_file);
-        lf_listen_close(&listen, 1);
-        lf_conf_free(&conf);
-        return 1;
-    }
+        main_drop_privileges(&conf, &listen, &root, &priv, err, sizeof(err)) != 0)
+        return main_give_up(&conf, &listen, err);
 
     /* The shared dicts, before any VM or fork: every worker maps them. */
     lf_dict_set_t dicts;
-    if (lf_dict_set_open(&dicts, &conf, NULL, err, sizeof(err)) != 0) {
-        fprintf(stderr, "luafpm: %s\n", err);
-        lf_log(LF_LOG_EMERG, "%s", err);
-        if (conf.pid_file)
-            lf_pidfile_remove(conf.pid_file);
-        lf_listen_close(&listen, 1);
-        lf_conf_free(&conf);
-        return 1;
-    }
+    if (lf_dict_set_open(&dicts, &conf, NULL, err, sizeof(err)) != 0)
+        return main_give_up(&conf, &listen, err);
     lf_dict_set_current = &dicts;
 
     int rc;
