@@ -103,3 +103,13 @@ nil the privileged agent is not supported by luafpm: it is an nginx process outs
     http GET /process.lua
     [ "$BODY" = "worker $LF_PID $(worker_pids "$LF_PID")" ]
 }
+
+@test "NaN seconds or milliseconds are refused, not handed to the timer heap" {
+    http GET /nan.lua
+    [ "$STATUS" = 200 ]
+    [ "$BODY" = "wait: niltimeout
+settimeout: falsebad timeout value
+settimeouts: falsebad timeout value
+pool_size: false bad argument #4 to '?' (bad \"pool_size\" option value: nan)
+still serving" ]
+}

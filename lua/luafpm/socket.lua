@@ -47,12 +47,12 @@ return function(raw, mt, udp_mt)
             if type(pool_size) ~= "number" then
                 argerror(n, "bad \"pool_size\" option type: " .. type(pool_size))
             end
-            if pool_size < 1 then
+            if not (pool_size >= 1) then -- NaN too
                 argerror(n, "bad \"pool_size\" option value: " .. int(pool_size))
             end
         end
         if type(backlog) == "number" then
-            if backlog < 0 then
+            if not (backlog >= 0) then
                 argerror(n, "bad \"backlog\" option value: " .. int(backlog))
             end
         else
@@ -174,13 +174,10 @@ return function(raw, mt, udp_mt)
         return raw.setkeepalive(sock, timeout, size)
     end
 
-    function methods.settimeout(sock, ms)
-        raw.settimeout(sock, ms)
-    end
-
-    function methods.settimeouts(sock, c, s, r)
-        raw.settimeouts(sock, c, s, r)
-    end
+    -- The C functions themselves: their errors name the caller's line, as
+    -- lua-nginx-module's do.
+    methods.settimeout = raw.settimeout
+    methods.settimeouts = raw.settimeouts
 
     function methods.sslhandshake(sock, reused_session, server_name, ssl_verify, send_status_req)
         if server_name ~= nil and type(server_name) ~= "string" then

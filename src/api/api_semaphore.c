@@ -149,7 +149,7 @@ static int sema_wait(lua_State *L)
         lua_pushboolean(L, 1);
         return 1;
     }
-    if (ms <= 0) {
+    if (!(ms > 0)) { /* NaN too: it must not reach the timer heap */
         lua_pushnil(L);
         lua_pushliteral(L, "timeout");
         return 2;
@@ -171,7 +171,7 @@ static int sema_wait(lua_State *L)
     }
     lf_timer_init(&w->timer, wait_timed_out, w);
     lf_loop_update_time(s->loop);
-    if (lf_timer_start(s->loop, &w->timer, ms / 1000.0) != 0)
+    if (lf_timer_start(s->loop, &w->timer, ms > 1e12 ? 1e9 : ms / 1000.0) != 0)
         return luaL_error(L, "no memory");
     w->prev = s->tail;
     if (s->tail)

@@ -452,7 +452,7 @@ static int sock_wait(lua_State *L)
 static int sock_timeout_arg(lua_State *L, int idx)
 {
     lua_Number ms = luaL_checknumber(L, idx);
-    if (ms < 0)
+    if (!(ms >= 0)) /* NaN too */
         return luaL_error(L, "bad timeout value");
     return ms == 0 ? LF_SOCK_DEFAULT_MS : ms > 2147483647 ? 2147483647 : (int)ms;
 }
