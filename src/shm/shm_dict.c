@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,7 +59,7 @@ typedef struct {
     uint32_t nbuckets;        /* a power of two */
     uint32_t lru_head, lru_tail;
     uint32_t nitems;
-    uint32_t seed;
+    uint64_t key[2];          /* dict_hash's */
     uint32_t buckets[];
 } dict_hdr_t;
 
@@ -120,22 +121,73 @@ static uint64_t expiry(uint64_t now, int64_t ms)
     return ms > 0 ? now + (uint64_t)ms : 0;
 }
 
-/* FNV-1a, seeded per zone. */
-static uint32_t dict_hash(const lf_dict_t *d, const char *key, size_t len)
+/* SipHash-1-3 (Aumasson and Bernstein) keyed per zone: keys come from
+ * clients, and an unkeyed or merely seeded hash lets them be chosen to
+ * fall into one bucket, each lookup then walking them all under the
+ * zone's lock. */
+#define SIP_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIP_ROUND(v0, v1, v2, v3)                                                              \
+    do {                                                                                       \
+        v0 += v1; v1 = SIP_ROTL(v1, 13); v1 ^= v0; v0 = SIP_ROTL(v0, 32);                        \
+        v2 += v3; v3 = SIP_ROTL(v3, 16); v3 ^= v2;                                               \
+        v0 += v3; v3 = SIP_ROTL(v3, 21); v3 ^= v0;                                               \
+        v2 += v1; v1 = SIP_ROTL(v1, 17); v1 ^= v2; v2 = SIP_ROTL(v2, 32);                        \
+    } while (0)
+
+static uint64_t sip_le64(const unsigned char *p)
 {
-    uint32_t h = 2166136261u ^ ((const dict_hdr_t *)lf_zone_reserved(&d->zone))->seed;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)key[i];
-        h *= 16777619u;
-    }
-    return h;
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
 }
 
-static uint32_t random_seed(void)
+static uint64_t siphash13(const uint64_t k[2], const unsigned char *m, size_t len)
 {
+    uint64_t v0 = k[0] ^ 0x736f6d6570736575ull, v1 = k[1] ^ 0x646f72616e646f6dull;
+    uint64_t v2 = k[0] ^ 0x6c7967656e657261ull, v3 = k[1] ^ 0x7465646279746573ull;
+    size_t full = len & ~(size_t)7;
+    for (size_t i = 0; i < full; i += 8) {
+        uint64_t w = sip_le64(m + i);
+        v3 ^= w;
+        SIP_ROUND(v0, v1, v2, v3);
+        v0 ^= w;
+    }
+    uint64_t b = (uint64_t)len << 56;
+    for (size_t i = 0; i < (len & 7); i++)
+        b |= (uint64_t)m[full + i] << (8 * i);
+    v3 ^= b;
+    SIP_ROUND(v0, v1, v2, v3);
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIP_ROUND(v0, v1, v2, v3);
+    SIP_ROUND(v0, v1, v2, v3);
+    SIP_ROUND(v0, v1, v2, v3);
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+static uint32_t dict_hash(const lf_dict_t *d, const char *key, size_t len)
+{
+    const dict_hdr_t *h = lf_zone_reserved(&d->zone);
+    uint64_t x = siphash13(h->key, (const unsigned char *)key, len);
+    return (uint32_t)(x ^ (x >> 32));
+}
+
+/* The zone's hash key: the kernel's randomness (a mix of the clock and
+ * the pid only if it has none to give). */
+static void random_key(uint64_t key[2])
+{
+    unsigned char buf[16];
+    ssize_t n = getrandom(buf, sizeof(buf), GRND_NONBLOCK);
+    if (n == (ssize_t)sizeof(buf)) {
+        key[0] = sip_le64(buf);
+        key[1] = sip_le64(buf + 8);
+        return;
+    }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint32_t)ts.tv_nsec ^ (uint32_t)ts.tv_sec * 2654435761u ^ (uint32_t)getpid();
+    key[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)ts.tv_sec;
+    key[1] = (uint64_t)getpid() * 0xbf58476d1ce4e5b9ull ^ (uint64_t)(uintptr_t)&ts;
 }
 
 int lf_dict_create(lf_dict_t *d, const char *name, size_t size)
@@ -158,7 +210,7 @@ int lf_dict_create(lf_dict_t *d, const char *name, size_t size)
     dict_hdr_t *h = DH(d);
     h->magic = DICT_MAGIC;
     h->nbuckets = nb;
-    h->seed = random_seed();
+    random_key(h->key);
     d->size = want;
     d->refs = 1;
     return 0;
