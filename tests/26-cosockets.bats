@@ -210,3 +210,12 @@ random 16" ]
 text: second message nil
 close: 1" ]
 }
+
+@test "a request that ends while a connect waits in a pool's queue leaves the pool's slots free" {
+    http GET "/queue_abandon.lua?port=$REDIS_PORT&step=hold"
+    [ "$BODY" = held ]
+    http GET "/queue_abandon.lua?port=$REDIS_PORT"
+    [ "$BODY" = "connect: 1 nil" ]
+    http GET "/queue_abandon.lua?port=$REDIS_PORT"
+    [ "$BODY" = "connect: 1 nil" ]
+}

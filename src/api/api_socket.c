@@ -378,8 +378,8 @@ static void conn_event(lf_loop_t *loop, void *data, uint32_t events)
     }
     if (events & LF_EV_INPUT)
         c->input = 1;
-    if (s->waiter == NULL || s->want == WANT_NONE || s->want == WANT_RESOLVE)
-        return;
+    if (s->waiter == NULL || s->want == WANT_NONE || s->want == WANT_RESOLVE || s->want == WANT_POOL)
+        return; /* (a connection handed to a queued connect: not its socket's yet) */
     if (!(events & (s->want == WANT_READ ? LF_EV_INPUT : LF_EV_OUTPUT)))
         return;
     lf_uthread_t *w = s->waiter;
@@ -474,18 +474,28 @@ static int sock_settimeouts(lua_State *L)
 }
 
 /* The connection in use by the socket, which the running request holds. */
-static void sock_attach(lf_sock_t *s, lf_request_t *r, lf_conn_t *c)
+/* The socket among the running request's, from the start of its connect:
+ * a request that ends while the socket waits for the resolver or for a
+ * slot of its pool closes it, so nothing wakes a thread that is gone. */
+static void sock_join(lf_sock_t *s, lf_request_t *r)
 {
-    c->sock = s;
-    s->conn = c;
-    s->fd = c->fd;
-    s->ever_connected = 1;
+    if (s->r == r)
+        return;
     s->r = r;
     s->prev = NULL;
     s->next = r->sockets;
     if (s->next)
         s->next->prev = s;
     r->sockets = s;
+}
+
+static void sock_attach(lf_sock_t *s, lf_request_t *r, lf_conn_t *c)
+{
+    c->sock = s;
+    s->conn = c;
+    s->fd = c->fd;
+    s->ever_connected = 1;
+    sock_join(s, r);
 }
 
 static void conn_expired(lf_loop_t *loop, void *data);
@@ -701,6 +711,7 @@ static int sock_connect_step(lua_State *L)
     const char *host = luaL_checkstring(L, 2);
     if (s->fd >= 0 || s->spool)
         sock_close(s); /* connect again: the old connection goes */
+    sock_join(s, r);
     int unix_path = strncmp(host, "unix:", 5) == 0;
     int port = 0;
     if (!unix_path) {
