@@ -29,7 +29,7 @@ user=""
     -e "s|@UPSTREAM@|127.0.0.1:9000|g" examples/nginx.conf; } >"$prefix/nginx.conf"
 
 "$build/luafpm" --listen 127.0.0.1:9000 --workers 2 --root "$top/examples/app" \
-    --lua-path "$top/examples/app/lib/?.lua" --error-log "$prefix/luafpm.log" &
+    --lua-path "$top/examples/app/lib/?.lua" --shared-dict demo:1m --error-log "$prefix/luafpm.log" &
 lf_pid=$!
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
 "$nginx" -p "$prefix" -c "$prefix/nginx.conf" -g 'daemon off;' &
