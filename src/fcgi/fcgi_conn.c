@@ -374,6 +374,16 @@ static int conn_process(lf_fcgi_conn_t *c, int want_stdin, char *dst, size_t roo
     return CONN_NEED_INPUT;
 }
 
+int lf_fcgi_conn_peer_closed(const lf_fcgi_conn_t *c)
+{
+    char b;
+    ssize_t n;
+    do
+        n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    return n == 0;
+}
+
 int lf_fcgi_conn_read_request(lf_fcgi_conn_t *c)
 {
     if (c->fd < 0)

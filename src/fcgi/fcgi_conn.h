@@ -76,6 +76,9 @@ static inline int lf_fcgi_conn_buffered(const lf_fcgi_conn_t *c)
 {
     return c->rlen > c->rpos;
 }
+/* Has the web server closed its side (a FIN read but not yet seen by
+ * us)?  One recv(MSG_PEEK): for a connection not watched by epoll yet. */
+int lf_fcgi_conn_peer_closed(const lf_fcgi_conn_t *c);
 /* The current request's param, or NULL. */
 static inline const char *lf_fcgi_conn_param(const lf_fcgi_conn_t *c, const char *name,
                                              size_t len)

@@ -365,7 +365,7 @@ static void worker_conn_failed(const lf_fcgi_conn_t *c)
         lf_log_errno(LF_LOG_INFO, c->err, "FastCGI connection closed");
 }
 
-static void worker_conn_process(lf_wconn_t *wc, uint32_t events);
+static void worker_conn_process(lf_wconn_t *wc, uint32_t events, int fresh);
 static void worker_conn_release(lf_worker_t *w, lf_wconn_t *wc);
 
 /* The status page, in place of a Lua handler. */
@@ -396,7 +396,7 @@ static void worker_request_done(lf_request_t *r, void *data)
     }
     /* Pipelined requests already read come next. */
     if (lf_fcgi_conn_buffered(&wc->conn))
-        worker_conn_process(wc, 0);
+        worker_conn_process(wc, 0, 0);
     else if (lf_fcgi_conn_partial(&wc->conn))
         lf_timer_start(&w->loop, &wc->read_timer, w->a->conf->read_timeout);
 }
@@ -479,8 +479,9 @@ static void worker_conn_release(lf_worker_t *w, lf_wconn_t *wc)
 
 /* Read what came on a connection and serve each request that is
  * complete (pipelined ones in order), until it would block or a request
- * stays in flight. */
-static void worker_conn_process(lf_wconn_t *wc, uint32_t events)
+ * stays in flight.  fresh: just accepted, before epoll has said anything
+ * of it. */
+static void worker_conn_process(lf_wconn_t *wc, uint32_t events, int fresh)
 {
     lf_worker_t *w = wc->w;
     lf_loop_t *loop = &w->loop;
@@ -496,7 +497,9 @@ static void worker_conn_process(lf_wconn_t *wc, uint32_t events)
             return;
         }
         lf_timer_stop(loop, &wc->read_timer);
-        if (events & EPOLLRDHUP) {
+        /* (Without epoll's word, a peek: it may have waited in the accept
+         * queue while this worker was busy, and been given up.) */
+        if ((events & EPOLLRDHUP) || (fresh && lf_fcgi_conn_peer_closed(c))) {
             /* The web server closed the connection after it sent the
              * request: it gave up on it (its timeout, the client gone)
              * while the request waited.  nginx and Apache never half-close
@@ -505,8 +508,15 @@ static void worker_conn_process(lf_wconn_t *wc, uint32_t events)
             worker_conn_release(w, wc);
             return;
         }
-        if (worker_serve_request(w, wc))
-            return; /* in flight: worker_request_done goes on from here */
+        if (worker_serve_request(w, wc)) {
+            /* In flight: worker_request_done goes on from here.  Its
+             * connection is watched for what comes meanwhile (an abort,
+             * the close), as it is between requests. */
+            uint32_t ev = wc->io.events | EPOLLIN | EPOLLRDHUP;
+            if (c->fd >= 0 && ev != wc->io.events && lf_io_watch(loop, &wc->io, ev) != 0)
+                lf_log_errno(LF_LOG_ERR, errno, "epoll_ctl() of a FastCGI connection failed");
+            return;
+        }
         if (c->fd < 0) {
             /* The request closed it (no keep-alive, or out of step). */
             worker_conn_release(w, wc);
@@ -543,7 +553,7 @@ static void worker_conn_ready(lf_loop_t *loop, void *data, uint32_t events)
         worker_conn_release(wc->w, wc);
         return;
     }
-    worker_conn_process(wc, events);
+    worker_conn_process(wc, events, 0);
 }
 
 /* Stopping: close the connections that hold no request and have been
@@ -609,10 +619,12 @@ static void worker_listen_ready(lf_loop_t *loop, void *data, uint32_t events)
         w->nconns++;
         lf_sb_set_connections((uint32_t)w->nconns);
         lf_io_init(&wc->io, wc->conn.fd, worker_conn_ready, wc);
-        if (lf_io_watch(loop, &wc->io, EPOLLIN | EPOLLRDHUP) != 0) {
-            lf_log_errno(LF_LOG_ERR, errno, "epoll_ctl() of a new connection failed");
-            worker_conn_release(w, wc);
-        }
+        wc->last_active = lf_loop_now(loop);
+        /* The request has usually come with the connection: read it at
+         * once.  The descriptor enters epoll only when it has not, or when
+         * the request stays in flight: one served at once and closed
+         * costs no epoll_ctl. */
+        worker_conn_process(wc, 0, 1);
     }
     worker_update_accepting(w, worker_stopping(w));
 }
