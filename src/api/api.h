@@ -37,6 +37,9 @@ int lf_api_decode_args(lua_State *L, const char *buf, size_t len, int max);
  * least LF_API_NUMBER bytes); its length. */
 #define LF_API_NUMBER 32
 size_t lf_api_number(lua_Number n, char *buf);
+/* One line into the error log at an ngx.* level (0: ngx.STDERR), escaped,
+ * when --log-level lets it through. */
+void lf_api_log_message(int level, const char *msg, size_t len);
 
 /* api_var_nginx.c: push the variables nginx computes itself (pid,
  * hostname, msec, status, sent_http_*, ...) for a lower-case name: the

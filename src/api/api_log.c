@@ -8,6 +8,15 @@
 #include "api.h"
 #include "log.h"
 
+void lf_api_log_message(int level, const char *msg, size_t len)
+{
+    if (level > lf_log_level)
+        return;
+    char esc[4096];
+    lf_log_escape(esc, sizeof(esc), msg, len);
+    lf_log_write(level == 0 ? LF_LOG_STDERR : level, 0, "%s", esc);
+}
+
 /* "[lua] file.lua:line: func(): " then the arguments, like lua-nginx-module. */
 static int log_args(lua_State *L, int level, int first)
 {
@@ -67,9 +76,7 @@ static int log_args(lua_State *L, int level, int first)
     luaL_pushresult(&b);
     size_t len;
     const char *msg = lua_tolstring(L, -1, &len);
-    char esc[4096];
-    lf_log_escape(esc, sizeof(esc), msg, len);
-    lf_log_write(level == 0 ? LF_LOG_STDERR : level, 0, "%s", esc);
+    lf_api_log_message(level, msg, len);
     return 0;
 }
 

@@ -60,11 +60,7 @@ static int mod_raw_log(lua_State *L)
         lua_pushboolean(L, 0);
         return 1;
     }
-    if (level <= lf_log_level) {
-        char esc[4096];
-        lf_log_escape(esc, sizeof(esc), msg, len);
-        lf_log_write(level == 0 ? LF_LOG_STDERR : (int)level, 0, "%s", esc);
-    }
+    lf_api_log_message((int)level, msg, len);
     lua_pushboolean(L, 1);
     return 1;
 }
